@@ -138,6 +138,24 @@ fn redact_assignments(s: &str) -> String {
                 }
                 i += 1;
             }
+            // `Authorization: Bearer xyz`: the scheme word is not the secret, the next one is.
+            let value = &s[vstart..i];
+            if quote.is_none()
+                && ["bearer", "basic", "token", "digest"]
+                    .iter()
+                    .any(|w| value.eq_ignore_ascii_case(w))
+            {
+                while i < bytes.len() && bytes[i] == b' ' {
+                    i += 1;
+                }
+                while i < bytes.len()
+                    && !bytes[i].is_ascii_whitespace()
+                    && bytes[i] != b'"'
+                    && bytes[i] != b'\''
+                {
+                    i += 1;
+                }
+            }
             if i > vstart {
                 out.push_str("REDACTED");
             }
