@@ -1,0 +1,12 @@
+//! Probe tests against real things the tests start: TCP listeners, rustls
+//! servers with rcgen certificates, DNS servers, child processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod dns;
+mod http;
+mod port;
+mod process;
+mod system;
+mod tls;
