@@ -1,1 +1,258 @@
-fn main() {}
+//! why5xx: names the likely cause of HTTP 5xx errors on this server, with
+//! the evidence and what to do next. This file wires the stages together:
+//! CLI → config → plan → runner → assessment → rules → report.
+
+mod assess;
+mod causes;
+mod cli;
+mod config;
+mod findings;
+#[cfg(test)]
+mod fixtures;
+mod plan;
+mod report;
+mod rules;
+mod runner;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::cli::{Cli, Command, DiagnoseArgs, FailOn};
+use crate::config::Config;
+use crate::findings::Severity;
+
+/// Exit codes of the Nagios plugin convention (SPEC.md).
+const EXIT_OK: u8 = 0;
+const EXIT_WARNING: u8 = 1;
+const EXIT_CRITICAL: u8 = 2;
+const EXIT_UNKNOWN: u8 = 3;
+
+fn main() -> ExitCode {
+    // One crypto provider, installed before anything builds a TLS config.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let msg = e.render().to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("why5xx: {first} (see why5xx --help)");
+            return ExitCode::from(EXIT_UNKNOWN);
+        }
+    };
+
+    let args = match &cli.command {
+        Some(Command::Diagnose(a)) => a.clone(),
+        _ => cli.diagnose.clone(),
+    };
+    init_tracing(args.verbose, args.quiet);
+
+    let result = match cli.command {
+        None | Some(Command::Diagnose(_)) => diagnose(&args),
+        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Rules) => list_rules(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("why5xx: {e:#}");
+            ExitCode::from(EXIT_UNKNOWN)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = std::env::var("WHY5XX_LOG")
+        .unwrap_or_else(|_| format!("{level},rustls_platform_verifier=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Load the config (or the zero-config default) and apply the command line.
+fn effective_config(args: &DiagnoseArgs) -> anyhow::Result<Config> {
+    let mut cfg = match &args.config {
+        Some(path) => config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = args.deadline {
+        cfg.agent.deadline = d;
+    }
+    if args.no_discover {
+        cfg.agent.discover = false;
+    }
+    for raw in &args.urls {
+        let url = config::parse_url(raw, &["http", "https"])
+            .map_err(|e| anyhow::anyhow!("URL argument: {e}"))?;
+        let mut name = config::default_name(&url, 0);
+        let mut n = 1;
+        while cfg.endpoints.iter().any(|e| e.name == name) {
+            n += 1;
+            name = format!("{}-{n}", config::default_name(&url, 0));
+        }
+        cfg.endpoints.push(config::Endpoint {
+            name,
+            url,
+            expect_status: None,
+            headers: Vec::new(),
+            resolve: None,
+            timeout: cfg.agent.timeout,
+            tls_warn: config::DEFAULT_TLS_WARN,
+            slow: None,
+        });
+    }
+    if let Some(t) = args.timeout {
+        cfg.agent.timeout = t;
+        for e in &mut cfg.endpoints {
+            e.timeout = t;
+        }
+        for u in &mut cfg.upstreams {
+            u.timeout = t;
+        }
+        for d in &mut cfg.dependencies {
+            d.timeout = t;
+        }
+        for d in &mut cfg.dns {
+            d.timeout = t;
+        }
+        for x in &mut cfg.tls {
+            x.timeout = t;
+        }
+    }
+    Ok(cfg)
+}
+
+fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
+    let cfg = effective_config(args)?;
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let planned = plan::plan(&cfg);
+    tracing::info!("{} probes planned", planned.len());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let ctx = Arc::new(why5xx_probes::ProbeContext::new(cfg.ca_files.clone()));
+    let runs = runtime.block_on(runner::run(
+        planned,
+        ctx,
+        cfg.agent.concurrency,
+        cfg.agent.deadline,
+    ));
+    // Blocking reads stuck on a sick filesystem must not hold the exit.
+    runtime.shutdown_background();
+
+    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, &cfg.host)).collect();
+    let findings = rules::diagnose(&rules::Facts {
+        runs: &runs,
+        assessed: &assessed,
+        cfg: &cfg,
+    });
+    let report = report::Report::new(started, clock.elapsed(), &runs, &assessed, findings);
+
+    let color = args.output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let mut buf = Vec::new();
+    report::render(&report, args.format, color, &mut buf).context("rendering the report")?;
+    match &args.output {
+        Some(path) => report::write_atomically(path, &buf)
+            .with_context(|| format!("writing the report to {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (| head) is not an error worth exit 3.
+            let _ = out.write_all(&buf).and_then(|()| out.flush());
+        }
+    }
+    Ok(exit_code(report.worst(), args.fail_on))
+}
+
+fn exit_code(worst: Option<Severity>, fail_on: FailOn) -> u8 {
+    match (worst, fail_on) {
+        (Some(Severity::Critical), _) => EXIT_CRITICAL,
+        (Some(Severity::Warning), FailOn::Warning) => EXIT_WARNING,
+        _ => EXIT_OK,
+    }
+}
+
+fn check_config(path: &std::path::Path) -> anyhow::Result<u8> {
+    let cfg = config::load(path)?;
+    let probes = plan::plan(&cfg);
+    println!("{}: OK ({} probes)", path.display(), probes.len());
+    Ok(EXIT_OK)
+}
+
+fn list_rules() -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    let w = causes::CATALOGUE
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(10);
+    let _ = writeln!(
+        out,
+        "{:w$}  {:6}  {:34}  {:11}  the guide's words",
+        "cause", "status", "guide section", "rules"
+    );
+    for c in causes::CATALOGUE {
+        let codes = if c.status_codes.is_empty() {
+            "any".to_string()
+        } else {
+            c.status_codes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let state = if rules::has_rules(c.cause) {
+            "implemented"
+        } else {
+            "planned"
+        };
+        let _ = writeln!(
+            out,
+            "{:w$}  {codes:6}  {:34}  {state:11}  {}",
+            c.id, c.guide_section, c.words
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_plugin_convention() {
+        assert_eq!(exit_code(None, FailOn::Warning), 0);
+        assert_eq!(exit_code(Some(Severity::Info), FailOn::Warning), 0);
+        assert_eq!(exit_code(Some(Severity::Warning), FailOn::Warning), 1);
+        assert_eq!(exit_code(Some(Severity::Warning), FailOn::Critical), 0);
+        assert_eq!(exit_code(Some(Severity::Critical), FailOn::Critical), 2);
+    }
+}

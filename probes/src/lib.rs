@@ -11,11 +11,13 @@ pub mod context;
 pub mod dns;
 pub mod failure;
 pub mod http;
+mod net;
 pub mod port;
 pub mod process;
 pub mod procfs;
 pub mod redact;
 pub mod system;
+pub mod tcp;
 pub mod tls;
 pub mod units;
 
@@ -46,6 +48,8 @@ pub enum ProbeSpec {
     Port(port::PortSpec),
     /// Every listening TCP socket on the host with its owning process.
     Listeners(port::ListenersSpec),
+    /// A TCP connection to a host and port (a database, a cache).
+    Tcp(tcp::TcpSpec),
 }
 
 impl ProbeSpec {
@@ -60,6 +64,7 @@ impl ProbeSpec {
             Self::Process(_) => "process",
             Self::Port(_) => "port",
             Self::Listeners(_) => "listeners",
+            Self::Tcp(_) => "tcp",
         }
     }
 
@@ -70,6 +75,7 @@ impl ProbeSpec {
             Self::Dns(s) => s.timeout,
             Self::Tls(s) => s.timeout,
             Self::Port(s) => s.timeout,
+            Self::Tcp(s) => s.timeout,
             Self::System(_) | Self::Disk(_) | Self::Process(_) | Self::Listeners(_) => {
                 context::LOCAL_PROBE_TIMEOUT
             }
@@ -87,6 +93,7 @@ impl ProbeSpec {
             Self::Process(s) => Observation::Process(process::run(s, ctx).await),
             Self::Port(s) => Observation::Port(port::run(s, ctx).await),
             Self::Listeners(s) => Observation::Listeners(port::run_listeners(s, ctx).await),
+            Self::Tcp(s) => Observation::Tcp(tcp::run(s, ctx).await),
         }
     }
 }
@@ -104,6 +111,7 @@ pub enum Observation {
     Process(process::ProcessObservation),
     Port(port::PortObservation),
     Listeners(port::ListenersObservation),
+    Tcp(tcp::TcpObservation),
 }
 
 impl Observation {
@@ -118,6 +126,7 @@ impl Observation {
             Self::Process(_) => "process",
             Self::Port(_) => "port",
             Self::Listeners(_) => "listeners",
+            Self::Tcp(_) => "tcp",
         }
     }
 }

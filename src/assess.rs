@@ -1,0 +1,479 @@
+//! Judges each probe on its own: a status (ok, warning, critical, unknown)
+//! and a one-line summary, from its observation and the thresholds of the
+//! config. Naming causes is the rules' job, not this module's.
+
+use why5xx_probes::http::HttpObservation;
+use why5xx_probes::process::{ProcState, ProcessObservation};
+use why5xx_probes::system::{DiskObservation, SystemObservation};
+use why5xx_probes::{FailureKind, Millis, Observation};
+
+use crate::config::Host;
+use crate::findings::Status;
+use crate::plan::Role;
+use crate::runner::{Outcome, ProbeRun};
+
+/// A probe's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub status: Status,
+    pub summary: String,
+}
+
+fn verdict(status: Status, summary: impl Into<String>) -> Assessment {
+    Assessment {
+        status,
+        summary: summary.into(),
+    }
+}
+
+/// Judge one probe run.
+pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
+    let obs = match &run.outcome {
+        Outcome::Unfinished(why) => {
+            return verdict(Status::Unknown, format!("did not finish: {why}"));
+        }
+        Outcome::Observed(o) => o,
+    };
+    let role = &run.planned.role;
+    match obs {
+        Observation::Http(h) => http(h, role),
+        Observation::Tls(t) => {
+            let warn = match role {
+                Role::Tls { warn } => *warn,
+                _ => crate::config::DEFAULT_TLS_WARN,
+            };
+            if let Some(f) = &t.failure {
+                return verdict(Status::Critical, f.detail.clone());
+            }
+            match &t.session {
+                Some(s) => tls_session(s, warn),
+                None => verdict(Status::Unknown, "no TLS session"),
+            }
+        }
+        Observation::Dns(d) => {
+            if let Some(f) = &d.failure {
+                return verdict(Status::Critical, f.detail.clone());
+            }
+            let addrs: Vec<String> = d.addresses().map(ToString::to_string).collect();
+            let took = if d.a.latency >= d.aaaa.latency {
+                d.a.latency
+            } else {
+                d.aaaa.latency
+            };
+            if d.missing.is_empty() {
+                verdict(Status::Ok, format!("{} in {took}", addrs.join(", ")))
+            } else {
+                let missing: Vec<String> = d.missing.iter().map(ToString::to_string).collect();
+                verdict(
+                    Status::Warning,
+                    format!(
+                        "answers {} but not the expected {}",
+                        addrs.join(", "),
+                        missing.join(", ")
+                    ),
+                )
+            }
+        }
+        Observation::System(s) => system(s, host),
+        Observation::Disk(d) => disk(d, host),
+        Observation::Process(p) => {
+            let min = match role {
+                Role::Process { min } => *min,
+                _ => 1,
+            };
+            process(p, min, &run.planned.target, host)
+        }
+        Observation::Port(p) => {
+            if p.listeners.is_empty() {
+                let status = if matches!(role, Role::Port { .. }) {
+                    Status::Critical
+                } else {
+                    Status::Warning
+                };
+                return verdict(status, format!("nothing listens on port {}", p.port));
+            }
+            let who: Vec<String> = p
+                .listeners
+                .iter()
+                .map(|l| match l.owners.first() {
+                    Some(o) => format!("{} ({} pid {})", l.local, o.name, o.pid),
+                    None => l.local.to_string(),
+                })
+                .collect();
+            match &p.connect {
+                Some(c) if !c.accepted => verdict(
+                    Status::Critical,
+                    format!(
+                        "listening on {} but connect failed: {}",
+                        who.join(", "),
+                        c.failure.as_ref().map_or("refused", |f| f.detail.as_str())
+                    ),
+                ),
+                _ => verdict(Status::Ok, format!("listening: {}", who.join(", "))),
+            }
+        }
+        Observation::Listeners(l) => {
+            if let Some(f) = &l.failure {
+                return verdict(Status::Unknown, f.detail.clone());
+            }
+            let mut ports: Vec<u16> = l.listeners.iter().map(|x| x.local.port()).collect();
+            ports.sort_unstable();
+            ports.dedup();
+            let shown: Vec<String> = ports.iter().take(12).map(ToString::to_string).collect();
+            let more = if ports.len() > 12 {
+                format!(" and {} more", ports.len() - 12)
+            } else {
+                String::new()
+            };
+            verdict(
+                Status::Ok,
+                format!(
+                    "{} listening port(s): {}{more}",
+                    ports.len(),
+                    shown.join(", ")
+                ),
+            )
+        }
+        Observation::Tcp(t) => {
+            if let Some(f) = &t.failure {
+                return verdict(Status::Critical, f.detail.clone());
+            }
+            let connect = t.connect.unwrap_or_default();
+            let slow = match role {
+                Role::Dependency { slow } => *slow,
+                _ => None,
+            };
+            let addr = t.remote_addr.map(|a| a.to_string()).unwrap_or_default();
+            if slow.is_some_and(|s| connect.as_duration() > s) {
+                verdict(
+                    Status::Warning,
+                    format!("connected to {addr} slowly, in {connect}"),
+                )
+            } else {
+                verdict(Status::Ok, format!("connected to {addr} in {connect}"))
+            }
+        }
+    }
+}
+
+fn http(h: &HttpObservation, role: &Role) -> Assessment {
+    if let Some(f) = &h.failure {
+        let mut s = f.detail.clone();
+        if f.kind == FailureKind::Timeout {
+            s = format!(
+                "timed out waiting for {} ({})",
+                phase_name(f.phase),
+                f.detail
+            );
+        }
+        return verdict(Status::Critical, s);
+    }
+    let Some(code) = h.status else {
+        return verdict(Status::Unknown, "no response");
+    };
+    let server = h
+        .headers
+        .server
+        .as_deref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    let ttfb = h.phases.first_byte.unwrap_or(h.phases.total);
+    let line = format!("{code} {} in {}{server}", reason(code), h.phases.total);
+    let (expect, slow) = match role {
+        Role::Endpoint {
+            expect_status,
+            slow,
+            ..
+        } => (expect_status.as_deref(), *slow),
+        Role::Upstream { slow, .. } | Role::Dependency { slow } => (None, *slow),
+        _ => (None, None),
+    };
+    let healthy = match expect {
+        Some(codes) => codes.contains(&code),
+        None => code < 400,
+    };
+    if !healthy {
+        let status = if code >= 500 {
+            Status::Critical
+        } else {
+            Status::Warning
+        };
+        let wanted = expect
+            .map(|c| format!(", expected {c:?}"))
+            .unwrap_or_default();
+        return verdict(status, format!("{line}{wanted}"));
+    }
+    if let Some(limit) = slow
+        && ttfb.as_duration() > limit
+    {
+        return verdict(
+            Status::Warning,
+            format!(
+                "{line}: slow, first byte after {ttfb} (limit {})",
+                Millis::from(limit)
+            ),
+        );
+    }
+    verdict(Status::Ok, line)
+}
+
+fn tls_session(s: &why5xx_probes::tls::TlsSession, warn: std::time::Duration) -> Assessment {
+    let Some(leaf) = s.leaf() else {
+        return verdict(Status::Critical, "the server sent no certificate");
+    };
+    let days = leaf.days_left.0;
+    let proto = s.protocol.clone().unwrap_or_else(|| "TLS".to_string());
+    if days < 0 {
+        return verdict(
+            Status::Critical,
+            format!("certificate expired {} day(s) ago", -days),
+        );
+    }
+    if !s.verification.trusted {
+        return verdict(
+            Status::Critical,
+            format!(
+                "certificate not trusted: {}",
+                s.verification
+                    .detail
+                    .as_deref()
+                    .unwrap_or("verification failed")
+            ),
+        );
+    }
+    let warn_days = i64::try_from(warn.as_secs() / 86_400).unwrap_or(i64::MAX);
+    if days < warn_days {
+        return verdict(
+            Status::Warning,
+            format!("{proto}, certificate expires in {days} day(s)"),
+        );
+    }
+    verdict(
+        Status::Ok,
+        format!("{proto}, certificate valid for {days} more days"),
+    )
+}
+
+fn system(s: &SystemObservation, host: &Host) -> Assessment {
+    let mut status = Status::Ok;
+    let mut parts = Vec::new();
+    let cpus = f64::from(s.cpus.max(1));
+    if let Some(l) = s.load {
+        let per_core = l.one / cpus;
+        if per_core > host.load_warn {
+            status = status.max(Status::Warning);
+        }
+        parts.push(format!("load {per_core:.2}/core"));
+    }
+    if let Some(m) = s.memory
+        && m.total_bytes > 0
+    {
+        let used = 1.0 - m.available_bytes as f64 / m.total_bytes as f64;
+        if used > host.memory_warn {
+            status = status.max(Status::Warning);
+        }
+        parts.push(format!("memory {:.0}% used", used * 100.0));
+        if m.swap_total_bytes > 0 {
+            let swap = 1.0 - m.swap_free_bytes as f64 / m.swap_total_bytes as f64;
+            parts.push(format!("swap {:.0}% used", swap * 100.0));
+        }
+    }
+    if let Some(f) = s.file_handles
+        && f.max > 0
+    {
+        let used = f.allocated as f64 / f.max as f64;
+        if used > host.fd_warn {
+            status = status.max(Status::Warning);
+        }
+        parts.push(format!("file handles {}/{}", f.allocated, f.max));
+    }
+    if let Some(p) = s.pressure
+        && let Some(m) = p.memory_full
+        && m > 10.0
+    {
+        status = status.max(Status::Warning);
+        parts.push(format!("memory pressure {m:.0}%"));
+    }
+    if parts.is_empty() {
+        let why = s
+            .errors
+            .first()
+            .map_or("nothing readable".to_string(), |f| f.detail.clone());
+        return verdict(Status::Unknown, why);
+    }
+    verdict(status, parts.join(", "))
+}
+
+fn disk(d: &DiskObservation, host: &Host) -> Assessment {
+    if let Some(f) = &d.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let worst = d.used_ratio.max(d.inodes_used_ratio);
+    let status = if worst >= host.disk_critical {
+        Status::Critical
+    } else if worst >= host.disk_warn {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    let mut s = format!(
+        "{:.0}% used, {} free",
+        d.used_ratio * 100.0,
+        human_bytes(d.available_bytes)
+    );
+    if d.inodes_total > 0 {
+        s.push_str(&format!(
+            ", inodes {:.0}% used",
+            d.inodes_used_ratio * 100.0
+        ));
+    }
+    verdict(status, s)
+}
+
+fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Assessment {
+    if let Some(f) = &p.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let alive: Vec<_> = p
+        .processes
+        .iter()
+        .filter(|x| x.state != ProcState::Zombie)
+        .collect();
+    let zombies = p.processes.len() - alive.len();
+    if (alive.len() as u64) < u64::from(min) {
+        let mut s = if alive.is_empty() {
+            format!("no process matches {target:?}")
+        } else {
+            format!(
+                "{} process(es) match {target:?}, at least {min} expected",
+                alive.len()
+            )
+        };
+        if zombies > 0 {
+            s.push_str(&format!(" ({zombies} zombie)"));
+        }
+        if let Some(pf) = &p.pidfile
+            && let Some(pid) = pf.pid
+            && !pf.alive
+        {
+            s.push_str(&format!("; pidfile names pid {pid}, which is not running"));
+        }
+        return verdict(Status::Critical, s);
+    }
+    let pids: Vec<String> = alive.iter().take(5).map(|x| x.pid.to_string()).collect();
+    let youngest = alive.iter().map(|x| x.uptime_secs).min().unwrap_or(0);
+    let mut status = if zombies > 0 {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    let mut s = format!(
+        "{} running (pid {}), up {}",
+        alive.len(),
+        pids.join(", "),
+        human_secs(youngest)
+    );
+    for x in &alive {
+        if let (Some(open), Some(limit)) = (x.open_fds, x.fd_soft_limit)
+            && limit > 0
+            && open as f64 / limit as f64 > host.fd_warn
+        {
+            status = Status::Warning;
+            s.push_str(&format!(
+                "; pid {} has {open} of {limit} file descriptors open",
+                x.pid
+            ));
+        }
+    }
+    if zombies > 0 {
+        s.push_str(&format!("; {zombies} zombie"));
+    }
+    verdict(status, s)
+}
+
+/// A phase's name for people.
+pub fn phase_name(p: why5xx_probes::Phase) -> &'static str {
+    use why5xx_probes::Phase as P;
+    match p {
+        P::Dns => "DNS",
+        P::Connect => "the TCP connection",
+        P::Tls => "the TLS handshake",
+        P::Request => "the request to be sent",
+        P::FirstByte => "the first byte of the response",
+        P::Body => "the response body",
+        P::Local => "a local read",
+    }
+}
+
+/// The standard reason phrase of a status code.
+pub fn reason(code: u16) -> &'static str {
+    http_reason(code).unwrap_or("")
+}
+
+fn http_reason(code: u16) -> Option<&'static str> {
+    Some(match code {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => return None,
+    })
+}
+
+/// `1.2 GiB`-style sizes.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `3h 12m`-style durations.
+pub fn human_secs(s: u64) -> String {
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_read_well() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(human_secs(59), "59s");
+        assert_eq!(human_secs(3 * 3600 + 120), "3h 2m");
+    }
+}

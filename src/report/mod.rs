@@ -1,0 +1,201 @@
+//! The report: what every format is rendered from, shaped exactly like the
+//! JSON of SPEC.md, and the atomic writer behind `--output`. Only reporters
+//! print.
+
+mod json;
+mod text;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::assess::Assessment;
+use crate::cli::Format;
+use crate::findings::{Finding, Severity, Status};
+use crate::runner::{Outcome, ProbeRun};
+
+/// The report's schema version; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+/// One probe in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub id: String,
+    pub kind: String,
+    pub target: String,
+    pub status: Status,
+    pub duration_ms: u64,
+    pub summary: String,
+    /// Kind-specific observations (the probes crate's types); `{}` when the
+    /// probe did not finish.
+    pub observations: serde_json::Value,
+    pub error: Option<String>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub host: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub status: Status,
+    pub probes: Vec<ProbeReport>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Assemble the report of a run.
+    pub fn new(
+        started: SystemTime,
+        took: Duration,
+        runs: &[ProbeRun],
+        assessed: &[Assessment],
+        findings: Vec<Finding>,
+    ) -> Self {
+        let probes: Vec<ProbeReport> = runs
+            .iter()
+            .zip(assessed)
+            .map(|(r, a)| {
+                let (observations, error) = match &r.outcome {
+                    Outcome::Observed(o) => {
+                        let v = serde_json::to_value(o).unwrap_or(serde_json::Value::Null);
+                        (v.get("observations").cloned().unwrap_or_else(empty), None)
+                    }
+                    Outcome::Unfinished(why) => (empty(), Some(why.clone())),
+                };
+                ProbeReport {
+                    id: r.planned.id.clone(),
+                    kind: r.planned.spec.kind().to_string(),
+                    target: r.planned.target.clone(),
+                    status: a.status,
+                    duration_ms: millis(r.duration),
+                    summary: a.summary.clone(),
+                    observations,
+                    error,
+                }
+            })
+            .collect();
+        let status = run_status(&findings, &probes);
+        Self {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "why5xx".to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            host: hostname(),
+            started_at: humantime::format_rfc3339_seconds(started).to_string(),
+            duration_ms: millis(took),
+            status,
+            probes,
+            findings,
+        }
+    }
+
+    /// The worst finding's severity.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+fn empty() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The run's status: the worst finding; `unknown` only when no probe could
+/// finish at all.
+fn run_status(findings: &[Finding], probes: &[ProbeReport]) -> Status {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Critical) => Status::Critical,
+        Some(Severity::Warning) => Status::Warning,
+        _ if !probes.is_empty() && probes.iter().all(|p| p.status == Status::Unknown) => {
+            Status::Unknown
+        }
+        _ => Status::Ok,
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Render `report` in `format` to `out`.
+pub fn render(
+    report: &Report,
+    format: Format,
+    color: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Text => text::write(report, color, out),
+        Format::Json => json::write(report, out),
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same
+/// directory, synced, then renamed over `path`. On failure the previous file
+/// is untouched and the temporary file is removed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_atomic_write_keeps_the_old_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("report.json");
+        assert!(write_atomically(&path, b"x").is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

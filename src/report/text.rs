@@ -1,0 +1,139 @@
+//! `--format text`: for a person under stress. The answer first — the top
+//! findings with their evidence and next steps — then a compact table of
+//! every probe. Colour only when asked (a terminal, `NO_COLOR` unset).
+
+use std::io::Write;
+
+use super::Report;
+use crate::findings::{Severity, Status};
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn status(&self, s: Status) -> String {
+        let text = s.as_str();
+        match s {
+            Status::Ok => self.wrap("32", text),
+            Status::Warning => self.wrap("33", text),
+            Status::Critical => self.wrap("1;31", text),
+            Status::Unknown => self.wrap("35", text),
+        }
+    }
+    fn severity(&self, s: Severity) -> String {
+        match s {
+            Severity::Critical => self.wrap("1;31", "CRITICAL"),
+            Severity::Warning => self.wrap("33", "WARNING"),
+            Severity::Info => self.wrap("36", "info"),
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let p = Paint { on: color };
+    let verdict = match r.status {
+        Status::Ok => p.wrap("1;32", "OK"),
+        Status::Warning => p.wrap("1;33", "WARNING"),
+        Status::Critical => p.wrap("1;31", "CRITICAL"),
+        Status::Unknown => p.wrap("1;35", "UNKNOWN"),
+    };
+    writeln!(
+        out,
+        "why5xx {} on {} — {verdict} — {} probes in {:.2} s",
+        r.tool.version,
+        r.host,
+        r.probes.len(),
+        r.duration_ms as f64 / 1000.0
+    )?;
+    writeln!(out)?;
+
+    if r.findings.is_empty() {
+        writeln!(
+            out,
+            "No cause of 5xx errors found: every probe looks healthy."
+        )?;
+        writeln!(out)?;
+    }
+    for (i, f) in r.findings.iter().enumerate() {
+        let codes = if f.status_codes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                f.status_codes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        writeln!(
+            out,
+            "{}. {}{codes}  {}  confidence {:.2}",
+            i + 1,
+            p.bold(f.cause.id()),
+            p.severity(f.severity),
+            f.confidence
+        )?;
+        writeln!(out, "   {}", f.title)?;
+        let width = f.evidence.iter().map(|e| e.probe.len()).max().unwrap_or(0);
+        for e in &f.evidence {
+            writeln!(out, "   · {:width$}  {}", e.probe, e.detail)?;
+        }
+        for step in &f.remediation {
+            writeln!(out, "   → {step}")?;
+        }
+        if !f.related.is_empty() {
+            let rel: Vec<&str> = f.related.iter().map(|c| c.id()).collect();
+            writeln!(out, "   {}", p.dim(&format!("related: {}", rel.join(", "))))?;
+        }
+        writeln!(out, "   {}", p.dim(&format!("guide: {}", f.guide_section)))?;
+        writeln!(out)?;
+    }
+
+    let idw = r
+        .probes
+        .iter()
+        .map(|x| x.id.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    writeln!(
+        out,
+        "{}",
+        p.bold(&format!(
+            "{:idw$}  {:8}  {:>8}  detail",
+            "probe", "status", "time"
+        ))
+    )?;
+    for x in &r.probes {
+        let status = p.status(x.status);
+        // Pad by the visible width, not the escape codes.
+        let pad = " ".repeat(8usize.saturating_sub(x.status.as_str().len()));
+        let detail = match &x.error {
+            Some(e) if x.summary.is_empty() => e.clone(),
+            _ => x.summary.clone(),
+        };
+        writeln!(
+            out,
+            "{:idw$}  {status}{pad}  {:>8}  {detail}",
+            x.id,
+            format!("{} ms", x.duration_ms)
+        )?;
+    }
+    Ok(())
+}
