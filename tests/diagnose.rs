@@ -1,0 +1,240 @@
+//! Whole runs of the binary against real servers started by the test.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support;
+
+/// Run why5xx with `args` (blocking, off the async runtime) and return the
+/// exit code, stdout and how long it took.
+async fn run(args: Vec<String>) -> (i32, String, Duration) {
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("why5xx"))
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.is_empty() {
+            eprintln!("why5xx stderr: {stderr}");
+        }
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            started.elapsed(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("why5xx.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_config_run_reports_this_host() {
+    let (code, out, _) = run(vec!["--format".into(), "json".into()]).await;
+    assert!(
+        code == 0 || code == 1,
+        "a plain machine is ok or warning, got {code}:\n{out}"
+    );
+    let r = json(&out);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["tool"]["name"], "why5xx");
+    let ids: Vec<&str> = r["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"host:system"), "{ids:?}");
+    assert!(ids.contains(&"host:disk:/"), "{ids:?}");
+    assert!(ids.contains(&"host:listeners"), "{ids:?}");
+    for p in r["probes"].as_array().unwrap() {
+        for key in [
+            "id",
+            "kind",
+            "target",
+            "status",
+            "duration_ms",
+            "summary",
+            "observations",
+            "error",
+        ] {
+            assert!(p.get(key).is_some(), "probe lacks {key}: {p}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_report_leads_with_the_verdict() {
+    let (code, out, _) = run(vec![]).await;
+    assert!(code == 0 || code == 1, "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("why5xx 0.1.0 on "), "{first}");
+    assert!(out.contains("host:system"), "{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no colour when NO_COLOR is set or stdout is a pipe"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
+    let mut cfg = String::from(
+        "[agent]\ndeadline = \"2s\"\ntimeout = \"30s\"\ndiscover = false\n[host]\ndisks = [\"/\"]\n",
+    );
+    for i in 0..5 {
+        let addr: SocketAddr = support::silent_server().await;
+        cfg.push_str(&format!(
+            "[[endpoint]]\nname = \"hang{i}\"\nurl = \"http://{addr}/\"\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, &cfg);
+    let (code, out, took) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    let r = json(&out);
+    let hanging: Vec<&Value> = r["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["id"].as_str().unwrap().starts_with("endpoint:hang"))
+        .collect();
+    assert_eq!(hanging.len(), 5);
+    for p in hanging {
+        assert_eq!(p["status"], "unknown", "{p}");
+        assert_eq!(p["error"], "timeout", "{p}");
+    }
+    // Behaviour, not performance: the deadline ends the run (slack for a noisy machine).
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert_eq!(code, 0, "unknown probes alone are not findings");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopped_upstream_is_named_not_running() {
+    let addr = support::refused_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        &format!(
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[upstream]]\nname = \"app\"\nurl = \"http://{addr}/health\"\nprocess = \"why5xx-test-no-such-process\"\n"
+        ),
+    );
+    let (code, out, _) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}");
+    let r = json(&out);
+    assert_eq!(r["status"], "critical");
+    let first = &r["findings"][0];
+    assert_eq!(first["cause"], "upstream-not-running", "{first}");
+    assert_eq!(first["status_codes"][0], 502);
+    let evidence: Vec<&str> = first["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["probe"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence.contains(&"upstream:app")
+            && evidence.contains(&format!("port:{}", addr.port()).as_str()),
+        "{evidence:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_certificate_on_an_endpoint_is_named() {
+    support::init();
+    let ca = support::TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = ca.write_pem(dir.path());
+    let addr = support::tls_server(
+        ca.leaf(&["shop.test"], -3),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    )
+    .await;
+    let path = write_config(
+        &dir,
+        &format!(
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[endpoint]]\nname = \"shop\"\nurl = \"https://shop.test:{}/\"\nresolve = \"127.0.0.1\"\nca_file = \"{}\"\n",
+            addr.port(),
+            ca_path.display()
+        ),
+    );
+    let (code, out, _) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}");
+    let r = json(&out);
+    assert_eq!(
+        r["findings"][0]["cause"], "tls-certificate-expired",
+        "{}",
+        r["findings"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_file_is_written_atomically_and_secrets_stay_out() {
+    let addr = support::http_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        &format!(
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[endpoint]]\nname = \"api\"\nurl = \"http://user:hunter2@{addr}/x?token=sekrit&page=1\"\nheaders = {{ Authorization = \"Bearer s3cr3t-header\" }}\n"
+        ),
+    );
+    let report = dir.path().join("report.json");
+    let (code, out, _) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "json".into(),
+        "--output".into(),
+        report.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.is_empty(), "the report goes to the file, not stdout");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let r = json(&text);
+    assert_eq!(r["probes"][0]["status"], "ok", "{}", r["probes"][0]);
+    for secret in ["hunter2", "sekrit", "s3cr3t-header"] {
+        assert!(!text.contains(secret), "{secret} leaked into the report");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the config and the report: {leftovers:?}"
+    );
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests of the `why5xx` binary against real servers the tests
+//! start on loopback. One test binary with modules keeps link time down.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../probes/tests/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+mod cli;
+mod diagnose;
