@@ -2,6 +2,8 @@
 //! and a one-line summary, from its observation and the thresholds of the
 //! config. Naming causes is the rules' job, not this module's.
 
+use std::fmt::Write as _;
+
 use why5xx_probes::http::HttpObservation;
 use why5xx_probes::process::{ProcState, ProcessObservation};
 use why5xx_probes::system::{DiskObservation, SystemObservation};
@@ -322,10 +324,10 @@ fn disk(d: &DiskObservation, host: &Host) -> Assessment {
         human_bytes(d.available_bytes)
     );
     if d.inodes_total > 0 {
-        s.push_str(&format!(
+        let _ = write!(s, 
             ", inodes {:.0}% used",
             d.inodes_used_ratio * 100.0
-        ));
+        );
     }
     verdict(status, s)
 }
@@ -350,13 +352,13 @@ fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Asses
             )
         };
         if zombies > 0 {
-            s.push_str(&format!(" ({zombies} zombie)"));
+            let _ = write!(s, " ({zombies} zombie)");
         }
         if let Some(pf) = &p.pidfile
             && let Some(pid) = pf.pid
             && !pf.alive
         {
-            s.push_str(&format!("; pidfile names pid {pid}, which is not running"));
+            let _ = write!(s, "; pidfile names pid {pid}, which is not running");
         }
         return verdict(Status::Critical, s);
     }
@@ -379,14 +381,14 @@ fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Asses
             && open as f64 / limit as f64 > host.fd_warn
         {
             status = Status::Warning;
-            s.push_str(&format!(
+            let _ = write!(s, 
                 "; pid {} has {open} of {limit} file descriptors open",
                 x.pid
-            ));
+            );
         }
     }
     if zombies > 0 {
-        s.push_str(&format!("; {zombies} zombie"));
+        let _ = write!(s, "; {zombies} zombie");
     }
     verdict(status, s)
 }

@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Probe this host and the given URLs and name the likely causes (the default).
     Diagnose(DiagnoseArgs),
-    /// Validate a config file: exit 0, or 3 with file:line:col and the key.
+    /// Validate a config file: exit 0, or 3 with `file:line:col` and the key.
     CheckConfig {
         /// The config file.
         file: PathBuf,

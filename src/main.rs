@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Diagnose(_)) => diagnose(&args),
         Some(Command::CheckConfig { file }) => check_config(&file),
-        Some(Command::Rules) => list_rules(),
+        Some(Command::Rules) => Ok(list_rules()),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -180,14 +180,13 @@ fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
         && std::env::var_os("NO_COLOR").is_none();
     let mut buf = Vec::new();
     report::render(&report, args.format, color, &mut buf).context("rendering the report")?;
-    match &args.output {
-        Some(path) => report::write_atomically(path, &buf)
-            .with_context(|| format!("writing the report to {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (| head) is not an error worth exit 3.
-            let _ = out.write_all(&buf).and_then(|()| out.flush());
-        }
+    if let Some(path) = &args.output {
+        report::write_atomically(path, &buf)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (| head) is not an error worth exit 3.
+        let _ = out.write_all(&buf).and_then(|()| out.flush());
     }
     Ok(exit_code(report.worst(), args.fail_on))
 }
@@ -207,7 +206,7 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-fn list_rules() -> anyhow::Result<u8> {
+fn list_rules() -> u8 {
     let mut out = std::io::stdout().lock();
     let w = causes::CATALOGUE
         .iter()
@@ -240,7 +239,7 @@ fn list_rules() -> anyhow::Result<u8> {
             c.id, c.guide_section, c.words
         );
     }
-    Ok(EXIT_OK)
+    EXIT_OK
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ const GRACE: Duration = Duration::from_millis(50);
 
 /// How a probe ended.
 #[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "one per probe, built once")]
 pub enum Outcome {
     /// It finished and observed something (perhaps a failure).
     Observed(Observation),
@@ -108,7 +109,7 @@ where
             Ok(Some(Err(e))) => {
                 if let Some(&i) = index_of.get(&e.id()) {
                     let why = if e.is_panic() {
-                        format!("panic: {}", panic_message(e.into_panic()))
+                        format!("panic: {}", panic_message(&*e.into_panic()))
                     } else {
                         "cancelled".to_string()
                     };
@@ -143,7 +144,7 @@ where
         .collect()
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

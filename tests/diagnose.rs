@@ -1,5 +1,6 @@
 //! Whole runs of the binary against real servers started by the test.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -96,9 +97,9 @@ async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
     );
     for i in 0..5 {
         let addr: SocketAddr = support::silent_server().await;
-        cfg.push_str(&format!(
+        let _ = write!(cfg, 
             "[[endpoint]]\nname = \"hang{i}\"\nurl = \"http://{addr}/\"\n"
-        ));
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, &cfg);

@@ -102,6 +102,10 @@ impl ProbeSpec {
 /// tagged: `{"kind": "http", "observations": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "observations", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one observation per probe, moved once; boxing buys nothing"
+)]
 pub enum Observation {
     Http(http::HttpObservation),
     Dns(dns::DnsObservation),

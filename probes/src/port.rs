@@ -2,12 +2,15 @@
 //! `/proc/net/tcp` and `tcp6` with socket inodes mapped to pids through
 //! `/proc/*/fd`, and whether a connection to it is accepted.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
 
-use crate::{Failure, Millis, ProbeContext};
+use crate::{Failure, Millis, Phase, ProbeContext, procfs};
 
 /// Look at one port.
 #[derive(Debug, Clone)]
@@ -38,7 +41,9 @@ pub struct Listener {
     pub uid: u32,
     /// Connections waiting to be accepted now (`rx_queue` of a listener).
     pub accept_queue: u32,
-    /// The accept queue's limit, the listen backlog (`tx_queue` of a listener).
+    /// The accept queue's limit, the listen backlog (as `ss -lnt` shows it
+    /// in Send-Q), from `NETLINK_SOCK_DIAG`: `/proc/net/tcp` does not carry
+    /// it. 0 when netlink could not be used here (then it is unknown).
     pub backlog: u32,
     /// Every process holding the socket (pre-fork servers share it).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -56,9 +61,77 @@ pub struct SocketTable {
 }
 
 impl SocketTable {
-    /// Read `/proc/net/tcp`, `/proc/net/tcp6` and map inodes to processes.
+    /// Read `/proc/net/tcp`, `/proc/net/tcp6` and map inodes to processes
+    /// in one pass over `/proc/*/fd`. Blocking: run it off the async
+    /// threads. A missing `tcp6` (IPv6 disabled) is normal.
     pub fn read() -> Self {
-        Self::default()
+        let mut raw = match procfs::read_tcp_listeners(Path::new("/proc/net/tcp")) {
+            Ok(v) => v,
+            Err(e) => {
+                return Self {
+                    failure: Some(Failure::from_io(&e, Phase::Local, "read /proc/net/tcp")),
+                    ..Self::default()
+                };
+            }
+        };
+        match procfs::read_tcp_listeners(Path::new("/proc/net/tcp6")) {
+            Ok(v) => raw.extend(v),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("read /proc/net/tcp6: {e}"),
+        }
+        let wanted: HashSet<u64> = raw.iter().map(|s| s.inode).filter(|i| *i != 0).collect();
+        let (owners, owners_complete) = match procfs::socket_owners(&wanted) {
+            Ok(o) => {
+                let complete = o.complete();
+                (o.by_inode, complete)
+            }
+            Err(e) => {
+                tracing::warn!("list /proc: {e}");
+                (HashMap::new(), false)
+            }
+        };
+        let queues = diag::listener_queues().unwrap_or_else(|e| {
+            tracing::debug!("sock_diag: {e}; listen backlogs unknown");
+            HashMap::new()
+        });
+        let mut names: HashMap<u32, Option<String>> = HashMap::new();
+        let mut listeners: Vec<Listener> = raw
+            .into_iter()
+            .map(|s| {
+                let owners = owners
+                    .get(&s.inode)
+                    .map(|pids| {
+                        pids.iter()
+                            .filter_map(|pid| {
+                                // A process gone since the fd scan owns nothing any more.
+                                let name = names
+                                    .entry(*pid)
+                                    .or_insert_with(|| procfs::read_comm(*pid).ok())
+                                    .clone()?;
+                                Some(Owner { pid: *pid, name })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Listener {
+                    local: s.local,
+                    inode: s.inode,
+                    uid: s.uid,
+                    accept_queue: s.rx_queue,
+                    // tx_queue is 0 for listeners; the backlog is known to sock_diag only.
+                    backlog: queues.get(&s.inode).map_or(s.tx_queue, |q| q.backlog),
+                    owners,
+                }
+            })
+            .collect();
+        listeners.sort_by(|a, b| {
+            (a.local.port(), a.local.ip(), a.inode).cmp(&(b.local.port(), b.local.ip(), b.inode))
+        });
+        Self {
+            listeners,
+            owners_complete,
+            failure: None,
+        }
     }
 
     /// A table that could not be read at all.
@@ -107,12 +180,73 @@ pub struct ListenersObservation {
     pub failure: Option<Failure>,
 }
 
-/// Look at `spec.port`.
+/// Look at `spec.port`: who listens on it (from the run's socket table)
+/// and whether a connection to it is accepted within `spec.timeout`.
 pub async fn run(spec: &PortSpec, ctx: &ProbeContext) -> PortObservation {
-    let _ = ctx.sockets().await;
+    let table = ctx.sockets().await;
+    let listeners: Vec<Listener> = table
+        .listeners
+        .iter()
+        .filter(|l| l.local.port() == spec.port)
+        .cloned()
+        .collect();
+    let ip = spec.host.unwrap_or_else(|| connect_ip(&listeners));
+    let connect = connect_test(SocketAddr::new(ip, spec.port), spec.timeout).await;
     PortObservation {
         port: spec.port,
-        ..PortObservation::default()
+        listeners,
+        connect: Some(connect),
+        owners_complete: table.owners_complete,
+        failure: table.failure.clone(),
+    }
+}
+
+/// Where to test a connection when no host is given: through loopback
+/// when a listener accepts it (a wildcard or loopback address, IPv4
+/// first), else a listener's own address; 127.0.0.1 when nothing listens.
+pub fn connect_ip(listeners: &[Listener]) -> IpAddr {
+    listeners
+        .iter()
+        .map(|l| {
+            let ip = l.local.ip().to_canonical();
+            match ip {
+                IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                other => other,
+            }
+        })
+        .min_by_key(|ip| (!ip.is_loopback(), ip.is_ipv6(), *ip))
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Connect to `addr` within `timeout`, then close the connection.
+pub async fn connect_test(addr: SocketAddr, timeout: Duration) -> ConnectTest {
+    let start = Instant::now();
+    let result = tokio::time::timeout(timeout, TcpStream::connect(addr)).await;
+    let latency = Millis::from_duration(start.elapsed());
+    let failure = match result {
+        Ok(Ok(stream)) => {
+            drop(stream);
+            None
+        }
+        Ok(Err(e)) => Some(Failure::from_io(
+            &e,
+            Phase::Connect,
+            &format!("connect to {addr}"),
+        )),
+        Err(_) => Some(Failure::timeout(
+            Phase::Connect,
+            format!(
+                "connect to {addr}: no answer within {}",
+                Millis::from_duration(timeout)
+            ),
+        )),
+    };
+    ConnectTest {
+        addr,
+        accepted: failure.is_none(),
+        latency,
+        failure,
     }
 }
 
@@ -124,5 +258,284 @@ pub async fn run_listeners(spec: &ListenersSpec, ctx: &ProbeContext) -> Listener
         listeners: table.listeners.clone(),
         owners_complete: table.owners_complete,
         failure: table.failure.clone(),
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn listener(local: &str) -> Listener {
+        Listener {
+            local: local.parse().unwrap(),
+            inode: 1,
+            uid: 0,
+            accept_queue: 0,
+            backlog: 0,
+            owners: Vec::new(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn connect_ip_prefers_loopback_and_ipv4() {
+        assert_eq!(connect_ip(&[]), ip("127.0.0.1"));
+        assert_eq!(connect_ip(&[listener("0.0.0.0:80")]), ip("127.0.0.1"));
+        assert_eq!(connect_ip(&[listener("[::]:80")]), ip("::1"));
+        assert_eq!(connect_ip(&[listener("[::1]:80")]), ip("::1"));
+        assert_eq!(
+            connect_ip(&[listener("[::]:80"), listener("0.0.0.0:80")]),
+            ip("127.0.0.1")
+        );
+        // Bound to one address: that address, loopback first.
+        assert_eq!(connect_ip(&[listener("10.0.0.5:80")]), ip("10.0.0.5"));
+        assert_eq!(
+            connect_ip(&[listener("10.0.0.5:80"), listener("127.0.0.1:80")]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(connect_ip(&[listener("127.0.0.2:80")]), ip("127.0.0.2"));
+        assert_eq!(
+            connect_ip(&[listener("[2001:db8::1]:80")]),
+            ip("2001:db8::1")
+        );
+        // An IPv4-mapped IPv6 listener is reached over IPv4.
+        assert_eq!(
+            connect_ip(&[listener("[::ffff:10.0.0.5]:80")]),
+            ip("10.0.0.5")
+        );
+    }
+}
+
+/// The listen backlog of each listening socket, from the kernel's
+/// `NETLINK_SOCK_DIAG` (what `ss -lnt` shows as Send-Q): `/proc/net/tcp`
+/// does not carry it (its `tx_queue` is 0 for listeners). Best effort: when
+/// netlink is not allowed here, listeners keep a backlog of 0.
+mod diag {
+    use std::collections::HashMap;
+    use std::io;
+    use std::time::Duration;
+
+    use rustix::net::netlink::{self, SocketAddrNetlink};
+    use rustix::net::sockopt::{Timeout, set_socket_timeout};
+    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType};
+
+    /// `SOCK_DIAG_BY_FAMILY`.
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 0x1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    const NLMSG_HDRLEN: usize = 16;
+    /// `struct inet_diag_msg`.
+    const INET_DIAG_MSG_LEN: usize = 72;
+    const IPPROTO_TCP: u8 = 6;
+    const TCP_LISTEN: u32 = 10;
+    /// At most this many replies are read for one family: a dump of
+    /// listeners is a few datagrams even on a big server.
+    const MAX_DATAGRAMS: usize = 10_000;
+
+    /// Accept queue and backlog of one listener.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Queues {
+        pub(super) accept_queue: u32,
+        pub(super) backlog: u32,
+    }
+
+    /// The queues of every IPv4 and IPv6 TCP listener, by socket inode.
+    pub(super) fn listener_queues() -> io::Result<HashMap<u64, Queues>> {
+        let mut out = HashMap::new();
+        dump(AddressFamily::INET, &mut out)?;
+        // IPv6 may be disabled; what IPv4 gave is still right.
+        let _ = dump(AddressFamily::INET6, &mut out);
+        Ok(out)
+    }
+
+    fn request(family: AddressFamily) -> Vec<u8> {
+        let len = NLMSG_HDRLEN + 56;
+        let mut b = Vec::with_capacity(len);
+        b.extend_from_slice(&(len as u32).to_ne_bytes());
+        b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        b.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+        b.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+        // struct inet_diag_req_v2: family, protocol, ext, pad, states, id.
+        b.push(family.as_raw() as u8);
+        b.push(IPPROTO_TCP);
+        b.push(0);
+        b.push(0);
+        b.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes());
+        b.resize(len, 0); // struct inet_diag_sockid: all zero, match any
+        b
+    }
+
+    fn dump(family: AddressFamily, out: &mut HashMap<u64, Queues>) -> io::Result<()> {
+        let fd = rustix::net::socket(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            Some(netlink::SOCK_DIAG),
+        )?;
+        set_socket_timeout(&fd, Timeout::Recv, Some(Duration::from_secs(1)))?;
+        rustix::net::sendto(
+            &fd,
+            &request(family),
+            SendFlags::empty(),
+            &SocketAddrNetlink::new(0, 0),
+        )?;
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..MAX_DATAGRAMS {
+            let (n, _) = rustix::net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
+            match parse(&buf[..n], out) {
+                Parsed::More => {}
+                Parsed::Done => return Ok(()),
+                Parsed::Error(errno) => {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What one datagram of the dump said.
+    #[derive(Debug, PartialEq, Eq)]
+    pub(super) enum Parsed {
+        /// Messages read; the dump goes on.
+        More,
+        /// The end of the dump.
+        Done,
+        /// The kernel refused the request (a positive errno).
+        Error(i32),
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+        Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    }
+
+    /// Parse one datagram of `inet_diag_msg` replies into `out`.
+    pub(super) fn parse(mut b: &[u8], out: &mut HashMap<u64, Queues>) -> Parsed {
+        while b.len() >= NLMSG_HDRLEN {
+            let (Some(len), Some(kind)) = (u32_at(b, 0), u16_at(b, 4)) else {
+                break;
+            };
+            let len = len as usize;
+            if len < NLMSG_HDRLEN || len > b.len() {
+                break;
+            }
+            let payload = &b[NLMSG_HDRLEN..len];
+            match kind {
+                NLMSG_DONE => return Parsed::Done,
+                NLMSG_ERROR => {
+                    let errno = u32_at(payload, 0).map_or(0, |e| e as i32);
+                    return if errno == 0 {
+                        Parsed::Done
+                    } else {
+                        Parsed::Error(-errno)
+                    };
+                }
+                SOCK_DIAG_BY_FAMILY if payload.len() >= INET_DIAG_MSG_LEN => {
+                    // idiag_rqueue at 56, idiag_wqueue at 60, idiag_inode at 68.
+                    if let (Some(r), Some(w), Some(inode)) = (
+                        u32_at(payload, 56),
+                        u32_at(payload, 60),
+                        u32_at(payload, 68),
+                    ) {
+                        out.insert(
+                            u64::from(inode),
+                            Queues {
+                                accept_queue: r,
+                                backlog: w,
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+            // Messages are aligned to 4 bytes.
+            let next = (len + 3) & !3;
+            b = b.get(next..).unwrap_or_default();
+        }
+        Parsed::More
+    }
+
+    #[cfg(test)]
+    #[expect(clippy::unwrap_used, reason = "tests")]
+    mod tests {
+        use super::*;
+
+        fn msg(kind: u16, payload: &[u8]) -> Vec<u8> {
+            let mut b = Vec::new();
+            b.extend_from_slice(&((NLMSG_HDRLEN + payload.len()) as u32).to_ne_bytes());
+            b.extend_from_slice(&kind.to_ne_bytes());
+            b.extend_from_slice(&[0; 10]);
+            b.extend_from_slice(payload);
+            b
+        }
+
+        fn diag_msg(inode: u32, rqueue: u32, wqueue: u32) -> Vec<u8> {
+            let mut p = vec![0u8; INET_DIAG_MSG_LEN];
+            p[0] = 2;
+            p[1] = 10;
+            p[56..60].copy_from_slice(&rqueue.to_ne_bytes());
+            p[60..64].copy_from_slice(&wqueue.to_ne_bytes());
+            p[68..72].copy_from_slice(&inode.to_ne_bytes());
+            p
+        }
+
+        #[test]
+        fn parses_listeners_then_done() {
+            let mut out = HashMap::new();
+            let mut d = msg(SOCK_DIAG_BY_FAMILY, &diag_msg(11679, 1, 128));
+            d.extend(msg(SOCK_DIAG_BY_FAMILY, &diag_msg(1060, 0, 4096)));
+            assert_eq!(parse(&d, &mut out), Parsed::More);
+            assert_eq!(parse(&msg(NLMSG_DONE, &[0; 4]), &mut out), Parsed::Done);
+            assert_eq!(
+                out.get(&11679),
+                Some(&Queues {
+                    accept_queue: 1,
+                    backlog: 128
+                })
+            );
+            assert_eq!(out.get(&1060).unwrap().backlog, 4096);
+        }
+
+        #[test]
+        fn an_error_reply_carries_the_errno() {
+            let mut out = HashMap::new();
+            let err = msg(NLMSG_ERROR, &(-13i32).to_ne_bytes());
+            assert_eq!(parse(&err, &mut out), Parsed::Error(13));
+            assert!(out.is_empty());
+        }
+
+        #[test]
+        fn truncated_input_is_ignored() {
+            let mut out = HashMap::new();
+            assert_eq!(parse(&[1, 2, 3], &mut out), Parsed::More);
+            let mut d = msg(SOCK_DIAG_BY_FAMILY, &diag_msg(1, 0, 5));
+            d.truncate(40);
+            assert_eq!(parse(&d, &mut out), Parsed::More);
+            assert!(out.is_empty());
+        }
+
+        #[test]
+        fn reads_this_hosts_listeners() {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = l.local_addr().unwrap().port();
+            let queues = listener_queues().unwrap();
+            let inode = crate::procfs::read_tcp_listeners(std::path::Path::new("/proc/net/tcp"))
+                .unwrap()
+                .into_iter()
+                .find(|s| s.local.port() == port)
+                .unwrap()
+                .inode;
+            // std listens with a backlog of 128 (capped by somaxconn).
+            assert!(queues.get(&inode).unwrap().backlog > 0);
+        }
     }
 }
