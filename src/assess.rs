@@ -324,10 +324,7 @@ fn disk(d: &DiskObservation, host: &Host) -> Assessment {
         human_bytes(d.available_bytes)
     );
     if d.inodes_total > 0 {
-        let _ = write!(s, 
-            ", inodes {:.0}% used",
-            d.inodes_used_ratio * 100.0
-        );
+        let _ = write!(s, ", inodes {:.0}% used", d.inodes_used_ratio * 100.0);
     }
     verdict(status, s)
 }
@@ -381,7 +378,8 @@ fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Asses
             && open as f64 / limit as f64 > host.fd_warn
         {
             status = Status::Warning;
-            let _ = write!(s, 
+            let _ = write!(
+                s,
                 "; pid {} has {open} of {limit} file descriptors open",
                 x.pid
             );

@@ -97,7 +97,8 @@ async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
     );
     for i in 0..5 {
         let addr: SocketAddr = support::silent_server().await;
-        let _ = write!(cfg, 
+        let _ = write!(
+            cfg,
             "[[endpoint]]\nname = \"hang{i}\"\nurl = \"http://{addr}/\"\n"
         );
     }

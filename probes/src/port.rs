@@ -262,7 +262,6 @@ pub async fn run_listeners(spec: &ListenersSpec, ctx: &ProbeContext) -> Listener
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -465,7 +464,6 @@ mod diag {
     }
 
     #[cfg(test)]
-    #[expect(clippy::unwrap_used, reason = "tests")]
     mod tests {
         use super::*;
 

@@ -425,7 +425,6 @@ pub fn socket_owners<S: std::hash::BuildHasher>(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

@@ -707,7 +707,6 @@ fn read_disk(path: &Path) -> DiskObservation {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

@@ -91,7 +91,7 @@ pub async fn run(spec: &TcpSpec, _ctx: &ProbeContext) -> TcpObservation {
                     &e,
                     Phase::Connect,
                     &format!("connect to {addr}"),
-                ))
+                ));
             }
         }
     }

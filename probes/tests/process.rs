@@ -225,6 +225,10 @@ async fn secrets_in_a_command_line_are_redacted() {
     // secret-bearing command line alive.
     let child = Command::new("sh")
         .args(["-c", "sleep 30; true", &format!("password={marker}")])
+        // The orphaned sleep must not hold the test's output pipes open.
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut kid = Kid(child);

@@ -209,3 +209,46 @@ pub fn refused_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
+
+/// A TCP server on 127.0.0.1 that hands every accepted connection to `handle`.
+pub async fn tcp_server<F, Fut>(handle: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(handle(tcp));
+        }
+    });
+    addr
+}
+
+/// Read a request's head (up to the blank line), bounded.
+pub async fn read_request_head<S: AsyncReadExt + Unpin>(s: &mut S) -> Vec<u8> {
+    read_head(s).await
+}
+
+/// A plain HTTP server that answers `response` as soon as any bytes arrive,
+/// without waiting for a whole request head — the way nginx answers a TLS
+/// `ClientHello` on a plain port with `400 Bad Request`.
+pub async fn eager_http_server(response: &'static [u8]) -> SocketAddr {
+    tcp_server(move |mut tcp| async move {
+        let mut buf = [0u8; 4096];
+        if matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {
+            let _ = tcp.write_all(response).await;
+            let _ = tcp.shutdown().await;
+            // Drain what the client still sends so the close is a FIN, not a RST.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        }
+    })
+    .await
+}
