@@ -63,6 +63,11 @@ pub enum FailureKind {
     InvalidResponse,
     /// The response exceeded a hard limit (headers too large, redirect loop).
     LimitExceeded,
+    /// The server answered but rejected our credentials (a database login).
+    AuthenticationFailed,
+    /// The server answered but said it cannot serve now (too many clients,
+    /// starting up, loading, read-only).
+    Unavailable,
     /// Permission was denied (reading `/proc`, a file).
     PermissionDenied,
     /// The thing looked for does not exist (a file, a mount point).

@@ -554,3 +554,17 @@ async fn localhost_is_resolved_and_ipv6_literals_work() {
         assert_eq!(obs.phases.dns, None);
     }
 }
+
+#[test]
+fn support_nginx_proxies_to_a_refused_upstream_with_502() {
+    let dead = support::refused_addr();
+    let nginx = support::Nginx::start(&format!(
+        "server {{ listen 127.0.0.1:{{port}}; location / {{ proxy_pass http://{dead}; }} }}"
+    ));
+    assert_eq!(support::get_status(&nginx.url("/")), 502);
+    assert!(
+        nginx.error_log_text().contains("Connection refused"),
+        "{}",
+        nginx.error_log_text()
+    );
+}

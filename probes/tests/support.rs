@@ -252,3 +252,153 @@ pub async fn eager_http_server(response: &'static [u8]) -> SocketAddr {
     })
     .await
 }
+
+/// A real nginx in a prefix of its own, killed (with its workers) on drop.
+pub struct Nginx {
+    pub prefix: tempfile::TempDir,
+    child: std::process::Child,
+    /// The port the template's `{port}` was replaced with.
+    pub port: u16,
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Nginx {
+    /// Start nginx with `http_body` inside its `http { }` block. In the body,
+    /// `{port}` becomes a free port and `{prefix}` the prefix directory.
+    /// Extra files (included configs) can be written first with `files`:
+    /// paths relative to the prefix, with the same replacements.
+    pub fn start_with(http_body: &str, files: &[(&str, &str)]) -> Self {
+        let prefix = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let p = prefix.path().display().to_string();
+        let fill = |s: &str| {
+            s.replace("{port}", &port.to_string())
+                .replace("{prefix}", &p)
+        };
+        for dir in ["conf", "logs", "tmp"] {
+            std::fs::create_dir_all(prefix.path().join(dir)).unwrap();
+        }
+        for (rel, text) in files {
+            let path = prefix.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, fill(text)).unwrap();
+        }
+        let conf = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\npid {p}/logs/nginx.pid;\n\
+             error_log {p}/logs/error.log info;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log {p}/logs/access.log;\n  client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n  \
+             fastcgi_temp_path {p}/tmp/fastcgi;\n  uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n{}\n}}\n",
+            fill(http_body)
+        );
+        let conf_path = prefix.path().join("conf/nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut cmd = std::process::Command::new("nginx");
+        cmd.arg("-p")
+            .arg(prefix.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(prefix.path().join("logs/error.log"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .spawn()
+            .expect("nginx must be installed (scripts/test installs it)");
+        let mut nginx = Self {
+            prefix,
+            child,
+            port,
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return nginx;
+            }
+            if let Ok(Some(status)) = nginx.child.try_wait() {
+                panic!(
+                    "nginx exited ({status}) at start:\n{}",
+                    nginx.error_log_text()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "nginx did not listen on {port}:\n{}",
+                nginx.error_log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// [`Nginx::start_with`] without extra files.
+    pub fn start(http_body: &str) -> Self {
+        Self::start_with(http_body, &[])
+    }
+
+    /// The master's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.prefix.path().join("conf/nginx.conf")
+    }
+
+    pub fn error_log(&self) -> PathBuf {
+        self.prefix.path().join("logs/error.log")
+    }
+
+    pub fn error_log_text(&self) -> String {
+        std::fs::read_to_string(self.error_log()).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:{port}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // The whole process group: the master and its workers.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTP/1.1 GET with a short timeout, returning the status (0 when
+/// no response came). For driving traffic through nginx in tests.
+pub fn get_status(url: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(a, p)| (a, format!("/{p}")));
+    let Ok(mut s) = std::net::TcpStream::connect(authority) else {
+        return 0;
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    );
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
