@@ -115,15 +115,13 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The run's status: the worst finding; `unknown` only when no probe could
-/// finish at all.
+/// The run's status: the worst finding; with no finding, `unknown` when some
+/// probe could not finish (the verdict is incomplete), else `ok`.
 fn run_status(findings: &[Finding], probes: &[ProbeReport]) -> Status {
     match findings.iter().map(|f| f.severity).max() {
         Some(Severity::Critical) => Status::Critical,
         Some(Severity::Warning) => Status::Warning,
-        _ if !probes.is_empty() && probes.iter().all(|p| p.status == Status::Unknown) => {
-            Status::Unknown
-        }
+        _ if probes.iter().any(|p| p.status == Status::Unknown) => Status::Unknown,
         _ => Status::Ok,
     }
 }

@@ -62,10 +62,25 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
     writeln!(out)?;
 
     if r.findings.is_empty() {
-        writeln!(
-            out,
-            "No cause of 5xx errors found: every probe looks healthy."
-        )?;
+        let unknown: Vec<&str> = r
+            .probes
+            .iter()
+            .filter(|x| x.status == Status::Unknown)
+            .map(|x| x.id.as_str())
+            .collect();
+        if unknown.is_empty() {
+            writeln!(
+                out,
+                "No cause of 5xx errors found: every probe looks healthy."
+            )?;
+        } else {
+            writeln!(
+                out,
+                "No cause of 5xx errors found, but the verdict is incomplete: {} probe(s) could not finish ({}).",
+                unknown.len(),
+                unknown.join(", ")
+            )?;
+        }
         writeln!(out)?;
     }
     for (i, f) in r.findings.iter().enumerate() {
