@@ -2,7 +2,10 @@
 //! servers with rcgen certificates, DNS servers, child processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[allow(dead_code, reason = "shared with the root crate's tests; each uses a part of it")]
+#[allow(
+    dead_code,
+    reason = "shared with the root crate's tests; each uses a part of it"
+)]
 mod support;
 
 mod dns;
