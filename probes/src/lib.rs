@@ -7,14 +7,20 @@
 //! observation. The agent (the `why5xx` binary) turns observations into
 //! statuses and findings.
 
+pub mod changes;
 pub mod context;
 pub mod dns;
+pub mod environ;
 pub mod failure;
+pub mod flags;
 pub mod http;
 mod net;
+pub mod oom;
 pub mod port;
+pub mod postgres;
 pub mod process;
 pub mod procfs;
+pub mod redis;
 pub mod redact;
 pub mod system;
 pub mod tcp;

@@ -1,14 +1,17 @@
 //! The process probe: find processes by name, command-line substring or
 //! pidfile and report whether they are alive, since when, how big, in which
 //! state (zombie), and how close they are to their open-file limit.
+//! Optionally it looks twice, a moment apart, to catch a crash loop: a
+//! process that keeps coming back with a new pid ([`run_watched`]).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::UnixTime;
-use crate::{Failure, FailureKind, Phase, ProbeContext, procfs, redact};
+use crate::units::{Millis, UnixTime};
+use crate::{Failure, FailureKind, Phase, ProbeContext, context, procfs, redact};
 
 /// Which processes to look at.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +83,50 @@ pub struct ProcessObservation {
     pub scanned: usize,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failure: Option<Failure>,
+    /// What changed between two scans a moment apart; present only when the
+    /// probe was asked to watch ([`run_watched`]). `processes` is then the
+    /// second scan.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub watch: Option<RestartWatch>,
 }
+
+/// A matching process seen in the first scan that was gone in the second,
+/// with the process that took its place, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restart {
+    pub old_pid: u32,
+    /// The new process of the same name (and, preferably, the same parent)
+    /// that appeared meanwhile; absent when it died and nothing replaced it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new_pid: Option<u32>,
+    /// `comm` of the old process.
+    pub name: String,
+    /// How long the new process had been running at the second scan.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub new_uptime_secs: Option<u64>,
+}
+
+/// Two scans a moment apart: the guide's crash-loop evidence is a process
+/// that keeps getting a new pid and a tiny uptime.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RestartWatch {
+    /// How long the probe waited between the two scans.
+    pub watched: Millis,
+    /// Matching pids at the first scan, ascending.
+    pub pids_before: Vec<u32>,
+    /// Matching pids at the second scan, ascending.
+    pub pids_after: Vec<u32>,
+    /// Processes of the first scan that were gone at the second (a pid
+    /// reused by a new process counts as gone).
+    pub restarts: Vec<Restart>,
+    /// Whether at least one gone process was replaced by a new one.
+    pub restarted_during_run: bool,
+}
+
+/// The longest wait between the two scans of [`run_watched`]: half the
+/// local probe budget, so that both scans fit in it.
+pub const MAX_WATCH: Duration =
+    Duration::from_nanos(context::LOCAL_PROBE_TIMEOUT.as_nanos() as u64 / 2);
 
 /// At most this many characters of a command line are kept in a report.
 pub const CMDLINE_MAX_CHARS: usize = 256;
@@ -106,6 +152,127 @@ pub async fn run(spec: &ProcessSpec, ctx: &ProbeContext) -> ProcessObservation {
             ..ProcessObservation::default()
         },
     }
+}
+
+/// Like [`run`], then wait `watch` (at most [`MAX_WATCH`]) and scan again,
+/// reporting which processes went away and which new ones took their place
+/// in [`ProcessObservation::watch`]. `processes` is the second scan.
+///
+/// This is the restart watch the agent asks for with a short `watch` (about
+/// `min(1 s, a fraction of the deadline)`). It is a separate function rather
+/// than a `ProcessSpec` field so that every existing `ProcessSpec { .. }`
+/// literal keeps compiling; a `watch: Option<Duration>` field can dispatch
+/// here.
+pub async fn run_watched(
+    spec: &ProcessSpec,
+    watch: Duration,
+    ctx: &ProbeContext,
+) -> ProcessObservation {
+    let _ = ctx;
+    let watch = watch.min(MAX_WATCH);
+    let first_spec = spec.clone();
+    let first = match local_blocking("process scan", move || observe_keyed(&first_spec)).await {
+        Ok(first) => first,
+        Err(failure) => {
+            return ProcessObservation {
+                failure: Some(failure),
+                ..ProcessObservation::default()
+            };
+        }
+    };
+    if first.0.failure.is_some() {
+        return first.0;
+    }
+    let started = std::time::Instant::now();
+    tokio::time::sleep(watch).await;
+    let watched = Millis::from_duration(started.elapsed());
+    let second_spec = spec.clone();
+    let second = match local_blocking("process scan", move || observe_keyed(&second_spec)).await {
+        Ok(second) => second,
+        Err(failure) => {
+            let mut obs = first.0;
+            obs.failure = Some(failure);
+            return obs;
+        }
+    };
+    let (mut obs, after) = second;
+    let restarts = pair_restarts(&first.1, &after);
+    let mut pids_before: Vec<u32> = first.1.iter().map(|s| s.pid).collect();
+    let mut pids_after: Vec<u32> = after.iter().map(|s| s.pid).collect();
+    pids_before.sort_unstable();
+    pids_after.sort_unstable();
+    obs.watch = Some(RestartWatch {
+        watched,
+        pids_before,
+        pids_after,
+        restarted_during_run: restarts.iter().any(|r| r.new_pid.is_some()),
+        restarts,
+    });
+    obs
+}
+
+/// Run `f` on the blocking pool within the local probe budget
+/// ([`context::LOCAL_PROBE_TIMEOUT`]). A read that hangs (a dead NFS mount)
+/// becomes a timeout failure; the thread is left to finish on its own.
+pub(crate) async fn local_blocking<T, F>(what: &str, f: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let budget = context::LOCAL_PROBE_TIMEOUT;
+    match tokio::time::timeout(budget, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Failure::new(
+            FailureKind::Other,
+            Phase::Local,
+            format!("{what} did not finish: {e}"),
+        )),
+        Err(_) => Err(Failure::timeout(
+            Phase::Local,
+            format!("{what} took longer than {} ms", budget.as_millis()),
+        )),
+    }
+}
+
+/// One matching process as the restart watch compares them: a pid and its
+/// start time identify a process even when the pid is reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub pid: u32,
+    pub start_ticks: u64,
+    pub ppid: u32,
+    pub name: String,
+    pub uptime_secs: u64,
+}
+
+/// Pair the processes of the first scan that are gone from the second with
+/// the new processes of the second, the oldest new process first: same
+/// name and parent, else same name, else same parent.
+pub(crate) fn pair_restarts(before: &[Seen], after: &[Seen]) -> Vec<Restart> {
+    let same = |a: &Seen, b: &Seen| a.pid == b.pid && a.start_ticks == b.start_ticks;
+    let mut fresh: Vec<&Seen> = after
+        .iter()
+        .filter(|a| !before.iter().any(|b| same(a, b)))
+        .collect();
+    fresh.sort_by_key(|s| (s.start_ticks, s.pid));
+    let mut out = Vec::new();
+    for gone in before.iter().filter(|b| !after.iter().any(|a| same(a, b))) {
+        // Same name and parent; same name; same parent (a supervisor's new
+        // child caught before it exec'd under its final name).
+        let pick = fresh
+            .iter()
+            .position(|n| n.name == gone.name && n.ppid == gone.ppid)
+            .or_else(|| fresh.iter().position(|n| n.name == gone.name))
+            .or_else(|| fresh.iter().position(|n| n.ppid == gone.ppid));
+        let new = pick.map(|i| fresh.remove(i));
+        out.push(Restart {
+            old_pid: gone.pid,
+            new_pid: new.map(|n| n.pid),
+            name: gone.name.clone(),
+            new_uptime_secs: new.map(|n| n.uptime_secs),
+        });
+    }
+    out
 }
 
 impl ProcState {
@@ -212,6 +379,12 @@ fn info(stat: &procfs::Stat, args: &[String], clock: &Clock) -> ProcessInfo {
 }
 
 fn observe(spec: &ProcessSpec) -> ProcessObservation {
+    observe_keyed(spec).0
+}
+
+/// [`observe`], also returning each matching process's identity for the
+/// restart watch.
+fn observe_keyed(spec: &ProcessSpec) -> (ProcessObservation, Vec<Seen>) {
     let clock = Clock::read();
     let me = std::process::id();
     let mut obs = ProcessObservation::default();
@@ -258,12 +431,22 @@ fn observe(spec: &ProcessSpec) -> ProcessObservation {
     }
 
     found.sort_by_key(|(start, p)| (*start, p.pid));
+    let seen = found
+        .iter()
+        .map(|(start, p)| Seen {
+            pid: p.pid,
+            start_ticks: *start,
+            ppid: p.ppid,
+            name: p.name.clone(),
+            uptime_secs: p.uptime_secs,
+        })
+        .collect();
     obs.processes = found.into_iter().map(|(_, p)| p).collect();
-    obs
+    (obs, seen)
 }
 
 /// Read a pidfile and look at the process it names.
-fn read_pidfile(path: &Path) -> (PidfileState, Option<procfs::Stat>) {
+pub(crate) fn read_pidfile(path: &Path) -> (PidfileState, Option<procfs::Stat>) {
     let mut state = PidfileState {
         path: path.to_path_buf(),
         pid: None,
@@ -346,6 +529,43 @@ mod tests {
         assert_eq!(ProcState::from_letter('t'), ProcState::Stopped);
         assert_eq!(ProcState::from_letter('I'), ProcState::Idle);
         assert_eq!(ProcState::from_letter('W'), ProcState::Other);
+    }
+
+    fn seen(pid: u32, start_ticks: u64, ppid: u32, name: &str) -> Seen {
+        Seen {
+            pid,
+            start_ticks,
+            ppid,
+            name: name.to_string(),
+            uptime_secs: 0,
+        }
+    }
+
+    #[test]
+    fn restarts_pair_gone_with_new_of_the_same_name_and_parent() {
+        let before = [
+            seen(10, 100, 1, "app"),
+            seen(11, 100, 5, "app"),
+            seen(12, 100, 1, "worker"),
+        ];
+        let after = [
+            seen(11, 100, 5, "app"),
+            seen(20, 300, 9, "app"),
+            seen(21, 310, 1, "app"),
+            seen(12, 100, 1, "worker"),
+        ];
+        let r = pair_restarts(&before, &after);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].old_pid, r[0].new_pid), (10, Some(21)));
+    }
+
+    #[test]
+    fn a_reused_pid_is_a_restart_and_a_death_has_no_new_pid() {
+        let r = pair_restarts(&[seen(10, 100, 1, "app")], &[seen(10, 900, 1, "app")]);
+        assert_eq!((r[0].old_pid, r[0].new_pid), (10, Some(10)));
+        let r = pair_restarts(&[seen(10, 100, 1, "app")], &[]);
+        assert_eq!((r[0].old_pid, r[0].new_pid), (10, None));
+        assert!(pair_restarts(&[], &[seen(10, 100, 1, "app")]).is_empty());
     }
 
     #[test]

@@ -402,3 +402,324 @@ pub fn get_status(url: &str) -> u16 {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
+
+/// The directory holding Postgres's server binaries (`initdb`, `postgres`):
+/// the newest `/usr/lib/postgresql/*/bin` (Debian), else the one on `PATH`.
+fn postgres_bin_dir() -> PathBuf {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    if let Some((_, bin)) = dirs.pop() {
+        return bin;
+    }
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|d| d.join("initdb").exists() && d.join("postgres").exists())
+        .expect("PostgreSQL server binaries (initdb, postgres) must be installed: none in /usr/lib/postgresql/*/bin or on PATH")
+}
+
+/// The uid and gid to run Postgres as: `initdb` refuses to run as root, so
+/// as root the `postgres` system user (created when missing), else ourselves.
+fn postgres_ids() -> Option<(u32, u32)> {
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let id = |flag: &str| -> Option<u32> {
+        let out = std::process::Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    if id("-u").is_none() {
+        let status = std::process::Command::new("useradd")
+            .args(["-r", "postgres"])
+            .status()
+            .expect("running useradd to create the postgres user");
+        assert!(status.success(), "useradd -r postgres failed: {status}");
+    }
+    Some((
+        id("-u").expect("uid of postgres"),
+        id("-g").expect("gid of postgres"),
+    ))
+}
+
+/// The superuser of a test Postgres.
+pub const PG_USER: &str = "why5xx";
+/// Its password: tests assert it never shows in an observation.
+pub const PG_PASSWORD: &str = "pg-Hunter2-s3cret";
+
+/// A throwaway Postgres on 127.0.0.1 in a temporary directory, started by
+/// the test and stopped (fast shutdown, then SIGKILL) on drop.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Postgres {
+    /// `initdb` (md5 auth, superuser [`PG_USER`] with [`PG_PASSWORD`]) and
+    /// start `postgres`; wait until it accepts connections. Panics with the
+    /// server's log when it cannot start.
+    pub fn start() -> Self {
+        let bin = postgres_bin_dir();
+        let ids = postgres_ids();
+        let dir = tempfile::tempdir().unwrap();
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, format!("{PG_PASSWORD}\n")).unwrap();
+        if let Some((uid, gid)) = ids {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).unwrap();
+        }
+        let data = dir.path().join("data");
+        let command = |program: &str| {
+            let mut cmd = std::process::Command::new(bin.join(program));
+            cmd.current_dir(dir.path())
+                .stdin(std::process::Stdio::null());
+            if let Some((uid, gid)) = ids {
+                std::os::unix::process::CommandExt::gid(&mut cmd, gid);
+                std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+            }
+            cmd
+        };
+        let out = command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                PG_USER,
+                "--auth=md5",
+                "-N",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .expect("running initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let log_path = dir.path().join("postgres.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = command("postgres");
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off", "-c", "max_connections=20"])
+            .args(["-c", "shared_buffers=16MB"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = cmd.spawn().expect("starting postgres");
+        let mut pg = Self { dir, child, port };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if text.contains("ready to accept connections") {
+                return pg;
+            }
+            if let Ok(Some(status)) = pg.child.try_wait() {
+                panic!("postgres exited ({status}) at start:\n{text}");
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "postgres not ready after 30 s:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// `postgres://why5xx:<password>@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> url::Url {
+        self.url_as(PG_USER, PG_PASSWORD, "postgres")
+    }
+
+    /// A URL logging in as `user` with `password` to `db`.
+    pub fn url_as(&self, user: &str, password: &str, db: &str) -> url::Url {
+        url::Url::parse(&format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{db}",
+            self.port
+        ))
+        .unwrap()
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+    }
+
+    /// A superuser session of our own (its connection runs in a task).
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let tcp = TcpStream::connect(("127.0.0.1", self.port)).await.unwrap();
+        let mut config = tokio_postgres::Config::new();
+        config
+            .user(PG_USER)
+            .password(PG_PASSWORD)
+            .dbname("postgres")
+            .application_name("why5xx-test");
+        let (client, connection) = config
+            .connect_raw(tcp, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("test session: {e}\n{}", self.log()));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Fast shutdown: SIGTERM ("smart") would wait for the test's own
+        // sessions, which may still be open.
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway redis-server on 127.0.0.1 with no persistence, killed on drop.
+pub struct Redis {
+    _dir: tempfile::TempDir,
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Redis {
+    /// Start `redis-server` with `extra` arguments (`["--requirepass", "x"]`)
+    /// and wait until it answers `PING` (or `NOAUTH`). Panics with its log
+    /// when it cannot start.
+    pub fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log_path = dir.path().join("redis.log");
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log_path)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        let mut redis = Self {
+            _dir: dir,
+            child,
+            port,
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if redis.ping().is_some() {
+                return redis;
+            }
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                panic!(
+                    "redis-server exited ({status}) at start:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "redis-server did not answer on {port}:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// One blocking `PING` on a new connection: the first reply line, or
+    /// `None` when nothing answered.
+    fn ping(&self) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .ok()?;
+        s.write_all(b"PING\r\n").ok()?;
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).ok()?;
+        (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    }
+
+    /// `redis://127.0.0.1:<port>` with `userinfo` (`":pw@"`, or empty).
+    pub fn url(&self, userinfo: &str) -> url::Url {
+        url::Url::parse(&format!("redis://{userinfo}127.0.0.1:{}", self.port)).unwrap()
+    }
+
+    /// A connection that stays open and has been served (it answered
+    /// `PING`): for filling `maxclients`.
+    pub fn hold_client(&self) -> std::net::TcpStream {
+        use std::io::{Read, Write};
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            s.write_all(b"PING\r\n").unwrap();
+            let mut buf = [0u8; 256];
+            let n = s.read(&mut buf).unwrap_or(0);
+            if buf[..n].starts_with(b"+PONG") {
+                return s;
+            }
+            // An earlier connection (the readiness check) was not freed yet.
+            assert!(
+                std::time::Instant::now() < until,
+                "could not hold a redis client: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server that answers whatever each read brings with `reply` (raw bytes),
+/// keeping the connection open: for protocol replies a real server gives
+/// only in states hard to reach in a test (starting up, loading).
+pub async fn reply_server(reply: &'static [u8]) -> SocketAddr {
+    tcp_server(move |mut tcp| async move {
+        let mut buf = [0u8; 4096];
+        while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {
+            if tcp.write_all(reply).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}

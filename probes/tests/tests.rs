@@ -8,7 +8,9 @@
 )]
 mod support;
 
+mod deps;
 mod dns;
+mod history;
 mod http;
 mod port;
 mod process;
