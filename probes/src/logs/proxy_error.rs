@@ -1,0 +1,675 @@
+//! The reverse proxy's error log (nginx `error.log` format): the lines of the
+//! last `window` classified into typed kinds — refused connections, upstream
+//! timeouts, name resolution and TLS handshake failures, rate limiting,
+//! descriptor and disk exhaustion — counted per kind and per upstream, with
+//! the last occurrence of each. It does not judge what a kind means.
+//!
+//! A line looks like
+//! `2026/11/26 09:30:12 [error] 1234#1234: *5 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:3000/", host: "127.0.0.1:8080"`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::tail::{self, Tail, TailSummary};
+use super::time::{self, LogClock, Stamp};
+use crate::units::UnixTime;
+use crate::{Failure, FailureKind, Phase, ProbeContext};
+
+/// Default look-back: the last 15 minutes.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Most distinct upstreams counted per kind; later ones are not counted
+/// per upstream (they still count for the kind).
+pub const MAX_UPSTREAMS_PER_KIND: usize = 32;
+
+/// Scan the end of a proxy error log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxyErrorLogSpec {
+    pub path: PathBuf,
+    /// Only lines this recent count (serialized as `window_secs`).
+    #[serde(rename = "window_secs", with = "super::secs")]
+    pub window: Duration,
+    /// Read at most this many bytes from the end of the file.
+    pub max_bytes: u64,
+}
+
+impl Default for ProxyErrorLogSpec {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("/var/log/nginx/error.log"),
+            window: DEFAULT_WINDOW,
+            max_bytes: tail::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// nginx's log levels, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NginxLevel {
+    Debug,
+    Info,
+    Notice,
+    Warn,
+    Error,
+    Crit,
+    Alert,
+    Emerg,
+}
+
+impl NginxLevel {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "debug" => Self::Debug,
+            "info" => Self::Info,
+            "notice" => Self::Notice,
+            "warn" => Self::Warn,
+            "error" => Self::Error,
+            "crit" => Self::Crit,
+            "alert" => Self::Alert,
+            "emerg" => Self::Emerg,
+            _ => return None,
+        })
+    }
+}
+
+/// The kind of a proxy error line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyErrorKind {
+    /// `connect() failed (111: Connection refused)`: nothing listens at the
+    /// upstream's address.
+    ConnectRefused,
+    /// `connect() to unix:/run/app.sock failed (2: No such file or
+    /// directory)`: the upstream's socket file does not exist.
+    UnixSocketMissing,
+    /// `connect() ... failed (13: Permission denied)`: to a unix socket, or
+    /// to TCP where `SELinux` forbids it.
+    ConnectPermissionDenied,
+    /// Any other `connect() failed (NNN: ...)`; the errno is in the
+    /// occurrence.
+    ConnectOther,
+    /// `upstream prematurely closed connection`.
+    PrematurelyClosed,
+    /// `upstream timed out (110: ...)`; the phase says while doing what.
+    UpstreamTimedOut,
+    /// `no live upstreams`: every server of the upstream block is marked
+    /// failed.
+    NoLiveUpstreams,
+    /// `... could not be resolved` or `host not found in upstream "..."`;
+    /// the name is in the occurrence's `upstream`.
+    CouldNotResolve,
+    /// `send() failed ... while resolving, resolver: ...`: the resolver
+    /// itself could not be reached.
+    ResolverFailed,
+    /// `SSL_do_handshake() failed`; `wrong version number` is counted apart.
+    SslHandshakeFailed,
+    /// `peer closed connection in SSL handshake`.
+    SslPeerClosedHandshake,
+    /// `upstream sent invalid header` or `upstream sent no valid HTTP/1.0
+    /// header`.
+    InvalidHeader,
+    /// `upstream sent too big header`.
+    TooBigHeader,
+    /// `limiting requests` (`limit_req` rejected a request).
+    LimitingRequests,
+    /// `limiting connections` (`limit_conn` rejected a request).
+    LimitingConnections,
+    /// `(24: Too many open files)`.
+    TooManyOpenFiles,
+    /// `(28: No space left on device)`.
+    NoSpace,
+    /// `worker_connections are not enough`.
+    WorkerConnections,
+}
+
+/// What nginx was doing with the upstream, from the line's `while ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamPhase {
+    /// `while connecting to upstream`.
+    Connecting,
+    /// `while SSL handshaking to upstream`.
+    SslHandshaking,
+    /// `while sending request to upstream`.
+    SendingRequest,
+    /// `while reading response header from upstream`.
+    ReadingResponseHeader,
+    /// `while reading upstream` (the body).
+    ReadingResponseBody,
+}
+
+impl UpstreamPhase {
+    fn parse(message: &str) -> Option<Self> {
+        let w = &message[message.find(" while ")? + 7..];
+        Some(if w.starts_with("connecting to upstream") {
+            Self::Connecting
+        } else if w.starts_with("SSL handshaking to upstream") {
+            Self::SslHandshaking
+        } else if w.starts_with("sending request to upstream") {
+            Self::SendingRequest
+        } else if w.starts_with("reading response header from upstream") {
+            Self::ReadingResponseHeader
+        } else if w.starts_with("reading upstream") {
+            Self::ReadingResponseBody
+        } else {
+            return None;
+        })
+    }
+}
+
+/// A request line as logged: method and path, the query string dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLine {
+    pub method: String,
+    pub path: String,
+}
+
+/// One classified line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyErrorOccurrence {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub level: Option<NginxLevel>,
+    /// The upstream as `scheme://host:port` or `scheme://unix:/path` (its
+    /// URI dropped); for [`ProxyErrorKind::CouldNotResolve`] the name that
+    /// failed, for [`ProxyErrorKind::ResolverFailed`] the resolver.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub upstream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request: Option<RequestLine>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub host: Option<String>,
+    /// The OS error number in `(NNN: ...)`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub errno: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub phase: Option<UpstreamPhase>,
+    /// An `SSL_do_handshake()` failure with `wrong version number`: the
+    /// peer did not answer in TLS.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub wrong_version_number: bool,
+    /// The line, redacted and cut to 512 characters.
+    pub line: String,
+}
+
+/// One kind's lines within the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyErrorStats {
+    pub kind: ProxyErrorKind,
+    pub count: u64,
+    /// Lines per upstream (see [`ProxyErrorOccurrence::upstream`]).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub by_upstream: BTreeMap<String, u64>,
+    /// Lines per phase, where the line says one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub by_phase: BTreeMap<UpstreamPhase, u64>,
+    /// Lines flagged `wrong version number`.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub wrong_version_number: u64,
+    /// The newest line of this kind.
+    pub last: ProxyErrorOccurrence,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde passes a reference"
+)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// What the proxy error log probe saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyErrorLogObservation {
+    pub path: PathBuf,
+    pub window_secs: u64,
+    /// How much of the file was read.
+    pub read: TailSummary,
+    /// The offset applied to nginx's local timestamps.
+    pub clock: LogClock,
+    /// Lines read.
+    pub lines_scanned: u64,
+    /// Timestamped lines within the window.
+    pub lines_in_window: u64,
+    /// Oldest and newest timestamps among the lines read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub first_time: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_time: Option<UnixTime>,
+    /// The window reaches back past the oldest line read: lines of the
+    /// window may be missing.
+    pub truncated: bool,
+    /// Lines in the window per level.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub by_level: BTreeMap<NginxLevel, u64>,
+    /// Classified lines in the window, most frequent kind first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub kinds: Vec<ProxyErrorStats>,
+    /// Lines at `error` or above in the window that no kind matched.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub unclassified_errors: u64,
+    /// The newest of those, redacted and cut.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_unclassified: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<Failure>,
+}
+
+impl ProxyErrorLogObservation {
+    /// The stats of `kind`, if any line of it was in the window.
+    pub fn kind(&self, kind: ProxyErrorKind) -> Option<&ProxyErrorStats> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
+
+    /// Lines of `kind` in the window.
+    pub fn count(&self, kind: ProxyErrorKind) -> u64 {
+        self.kind(kind).map_or(0, |k| k.count)
+    }
+}
+
+/// One nginx error log line taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedLine<'a> {
+    pub stamp: Stamp,
+    pub level: Option<NginxLevel>,
+    /// The text after `pid#tid: *conn `, up to the `, client: ` context.
+    pub message: &'a str,
+    pub client: Option<&'a str>,
+    pub server: Option<&'a str>,
+    pub request: Option<&'a str>,
+    pub upstream: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+/// The value of `key` in nginx's `, key: value` context: quoted (up to the
+/// closing quote) or bare (up to the next `, `). An unterminated quote runs
+/// to the end.
+fn context_value<'a>(ctx: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!(", {key}: ");
+    let at = ctx.find(&pat)? + pat.len();
+    let rest = &ctx[at..];
+    if let Some(q) = rest.strip_prefix('"') {
+        Some(q.find('"').map_or(q, |e| &q[..e]))
+    } else {
+        Some(rest.find(", ").map_or(rest, |e| &rest[..e]))
+    }
+}
+
+/// Take an nginx error log line apart; `None` if it does not start with a
+/// `YYYY/MM/DD HH:MM:SS` timestamp.
+pub fn parse_line(line: &str) -> Option<ParsedLine<'_>> {
+    let stamp = time::parse_nginx(line)?;
+    let rest = line.get(19..)?.trim_start();
+    let (level, rest) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((lvl, r)) => (NginxLevel::parse(lvl), r.trim_start()),
+        None => (None, rest),
+    };
+    // `1234#1234: ` then optionally `*5 `.
+    let rest = match rest.split_once(": ") {
+        Some((pid, r))
+            if pid.contains('#') && pid.bytes().all(|b| b.is_ascii_digit() || b == b'#') =>
+        {
+            r
+        }
+        _ => rest,
+    };
+    let rest = match rest.strip_prefix('*').and_then(|r| r.split_once(' ')) {
+        Some((conn, r)) if conn.bytes().all(|b| b.is_ascii_digit()) => r,
+        _ => rest,
+    };
+    let (message, ctx) = match rest.find(", client: ") {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    Some(ParsedLine {
+        stamp,
+        level,
+        message,
+        client: context_value(ctx, "client"),
+        server: context_value(ctx, "server").filter(|s| !s.is_empty()),
+        request: context_value(ctx, "request"),
+        upstream: context_value(ctx, "upstream"),
+        host: context_value(ctx, "host"),
+    })
+}
+
+/// A classified message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub kind: ProxyErrorKind,
+    pub errno: Option<u32>,
+    pub phase: Option<UpstreamPhase>,
+    pub wrong_version_number: bool,
+    /// A name the message itself carries: the unresolved host, the resolver.
+    pub name: Option<String>,
+}
+
+/// The errno of the first `(NNN: ` in `s`.
+fn errno(s: &str) -> Option<u32> {
+    let mut rest = s;
+    while let Some(i) = rest.find('(') {
+        rest = &rest[i + 1..];
+        if let Some((n, _)) = rest.split_once(": ")
+            && !n.is_empty()
+            && n.len() <= 4
+            && n.bytes().all(|b| b.is_ascii_digit())
+        {
+            return n.parse().ok();
+        }
+    }
+    None
+}
+
+/// Classify the message part of an nginx error line.
+pub fn classify(message: &str) -> Option<Classified> {
+    use ProxyErrorKind as K;
+    let m = message;
+    let errno = errno(m);
+    let phase = UpstreamPhase::parse(m);
+    let mut name = None;
+    let kind = if m.contains("Too many open files") {
+        K::TooManyOpenFiles
+    } else if m.contains("No space left on device") {
+        K::NoSpace
+    } else if m.contains("worker_connections are not enough") {
+        K::WorkerConnections
+    } else if m.contains("upstream timed out") {
+        K::UpstreamTimedOut
+    } else if m.contains("connect() ") && m.contains("failed (") {
+        match errno {
+            Some(111) => K::ConnectRefused,
+            Some(13) => K::ConnectPermissionDenied,
+            Some(2) if m.contains("connect() to unix:") => K::UnixSocketMissing,
+            _ => K::ConnectOther,
+        }
+    } else if m.contains("upstream prematurely closed connection") {
+        K::PrematurelyClosed
+    } else if m.contains("no live upstreams") {
+        K::NoLiveUpstreams
+    } else if let Some(i) = m.find(" could not be resolved") {
+        name = m[..i].rsplit(' ').next().map(str::to_string);
+        K::CouldNotResolve
+    } else if let Some(i) = m.find("host not found in upstream \"") {
+        let rest = &m[i + 28..];
+        name = rest.split('"').next().map(str::to_string);
+        K::CouldNotResolve
+    } else if m.contains("while resolving") {
+        name = m
+            .split_once("resolver: ")
+            .map(|(_, r)| r.split([',', ' ']).next().unwrap_or(r).to_string());
+        K::ResolverFailed
+    } else if m.contains("peer closed connection in SSL handshake") {
+        K::SslPeerClosedHandshake
+    } else if m.contains("SSL_do_handshake() failed") {
+        K::SslHandshakeFailed
+    } else if m.contains("upstream sent too big header") {
+        K::TooBigHeader
+    } else if m.contains("upstream sent invalid header")
+        || m.contains("upstream sent no valid HTTP/1.0 header")
+    {
+        K::InvalidHeader
+    } else if m.contains("limiting requests") {
+        K::LimitingRequests
+    } else if m.contains("limiting connections") {
+        K::LimitingConnections
+    } else {
+        return None;
+    };
+    Some(Classified {
+        kind,
+        errno,
+        phase,
+        wrong_version_number: kind == K::SslHandshakeFailed && m.contains("wrong version number"),
+        name,
+    })
+}
+
+/// `http://127.0.0.1:3000/x?y` → `http://127.0.0.1:3000`;
+/// `http://unix:/run/app.sock:/x` → `http://unix:/run/app.sock`.
+pub fn upstream_peer(upstream: &str) -> String {
+    let (scheme, rest) = upstream.split_once("://").unwrap_or(("", upstream));
+    let peer = if let Some(sock) = rest.strip_prefix("unix:") {
+        format!("unix:{}", sock.split(':').next().unwrap_or(sock))
+    } else {
+        rest.split(['/', '?']).next().unwrap_or(rest).to_string()
+    };
+    let peer = crate::redact::text(&peer);
+    if scheme.is_empty() {
+        peer
+    } else {
+        format!("{scheme}://{peer}")
+    }
+}
+
+/// `"GET /a/b?c=d HTTP/1.1"` → `GET /a/b`; `None` for a garbled request.
+pub fn request_line(request: &str) -> Option<RequestLine> {
+    let mut parts = request.split(' ');
+    let method = parts.next()?;
+    let target = parts.next()?;
+    let method_ok = !method.is_empty()
+        && method.len() <= 16
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
+    if !method_ok || !(target.starts_with('/') || target.contains("://") || target == "*") {
+        return None;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or(target);
+    Some(RequestLine {
+        method: method.to_string(),
+        path: super::truncate_chars(&crate::redact::text(path), 256),
+    })
+}
+
+#[derive(Default)]
+struct Acc {
+    count: u64,
+    by_upstream: BTreeMap<String, u64>,
+    by_phase: BTreeMap<UpstreamPhase, u64>,
+    wrong_version_number: u64,
+    last: ProxyErrorOccurrence,
+}
+
+/// Classify the lines of `tail` that fall within `window` before `now`.
+pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObservation {
+    let parsed: Vec<Option<ParsedLine<'_>>> = tail.lines.iter().map(|l| parse_line(l)).collect();
+    let newest_wall = parsed.iter().rev().flatten().map(|p| p.stamp.wall).next();
+    let clock = LogClock::anchor(newest_wall, tail.mtime);
+    let since = now.0 - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+    let mut obs = ProxyErrorLogObservation {
+        window_secs: window.as_secs(),
+        read: tail.summary.clone(),
+        clock,
+        lines_scanned: tail.lines.len() as u64,
+        ..ProxyErrorLogObservation::default()
+    };
+    let mut acc: HashMap<ProxyErrorKind, Acc> = HashMap::new();
+    for (line, p) in tail.lines.iter().zip(&parsed) {
+        let Some(p) = p else { continue };
+        let t = p.stamp.to_unix(clock);
+        obs.first_time = Some(obs.first_time.map_or(t, |f| f.min(t)));
+        obs.last_time = Some(obs.last_time.map_or(t, |l| l.max(t)));
+        if t.0 < since {
+            continue;
+        }
+        obs.lines_in_window += 1;
+        if let Some(level) = p.level {
+            *obs.by_level.entry(level).or_default() += 1;
+        }
+        let Some(c) = classify(p.message) else {
+            if p.level.is_some_and(|l| l >= NginxLevel::Error) {
+                obs.unclassified_errors += 1;
+                obs.last_unclassified = Some(super::excerpt(line));
+            }
+            continue;
+        };
+        let upstream = c.name.clone().or_else(|| p.upstream.map(upstream_peer));
+        let a = acc.entry(c.kind).or_default();
+        a.count += 1;
+        if let Some(u) = &upstream
+            && (a.by_upstream.len() < MAX_UPSTREAMS_PER_KIND || a.by_upstream.contains_key(u))
+        {
+            *a.by_upstream.entry(u.clone()).or_default() += 1;
+        }
+        if let Some(ph) = c.phase {
+            *a.by_phase.entry(ph).or_default() += 1;
+        }
+        a.wrong_version_number += u64::from(c.wrong_version_number);
+        a.last = ProxyErrorOccurrence {
+            time: Some(t),
+            level: p.level,
+            upstream,
+            server: p.server.map(str::to_string),
+            request: p.request.and_then(request_line),
+            host: p.host.map(|h| super::truncate_chars(h, 256)),
+            errno: c.errno,
+            phase: c.phase,
+            wrong_version_number: c.wrong_version_number,
+            line: super::excerpt(line),
+        };
+    }
+    // The window reaches past what was read if the oldest line read is
+    // inside it and older lines exist unread.
+    obs.truncated = tail.summary.started_mid_file && obs.first_time.is_some_and(|f| f.0 >= since);
+    let mut kinds: Vec<ProxyErrorStats> = acc
+        .into_iter()
+        .map(|(kind, a)| ProxyErrorStats {
+            kind,
+            count: a.count,
+            by_upstream: a.by_upstream,
+            by_phase: a.by_phase,
+            wrong_version_number: a.wrong_version_number,
+            last: a.last,
+        })
+        .collect();
+    kinds.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)));
+    obs.kinds = kinds;
+    obs
+}
+
+/// Read the end of the log (and `<path>.1` when the log alone does not
+/// cover the window) and classify it. Blocking.
+pub fn scan(spec: &ProxyErrorLogSpec, now: UnixTime) -> ProxyErrorLogObservation {
+    let since = now.0 - i64::try_from(spec.window.as_secs()).unwrap_or(i64::MAX);
+    let mut obs = match tail::read_tail(&spec.path, spec.max_bytes) {
+        Ok(mut t) => {
+            tail::extend_with_predecessor(&mut t, &spec.path, spec.max_bytes, |t| {
+                // The oldest line read is inside the window (or there is none).
+                let clock = LogClock::anchor(
+                    t.lines
+                        .iter()
+                        .rev()
+                        .find_map(|l| time::parse_nginx(l))
+                        .map(|s| s.wall),
+                    t.mtime,
+                );
+                t.lines
+                    .iter()
+                    .find_map(|l| time::parse_nginx(l))
+                    .is_none_or(|s| s.to_unix(clock).0 >= since)
+            });
+            analyze(&t, spec.window, now)
+        }
+        Err(f) => ProxyErrorLogObservation {
+            window_secs: spec.window.as_secs(),
+            failure: Some(f),
+            ..ProxyErrorLogObservation::default()
+        },
+    };
+    obs.path.clone_from(&spec.path);
+    obs
+}
+
+/// Run the probe: scan the log on a blocking thread. Never fails.
+pub async fn run_proxy_error_log(
+    spec: &ProxyErrorLogSpec,
+    _ctx: &ProbeContext,
+) -> ProxyErrorLogObservation {
+    let owned = spec.clone();
+    let now = UnixTime::now();
+    match tokio::task::spawn_blocking(move || scan(&owned, now)).await {
+        Ok(obs) => obs,
+        Err(e) => ProxyErrorLogObservation {
+            path: spec.path.clone(),
+            window_secs: spec.window.as_secs(),
+            failure: Some(Failure::new(
+                FailureKind::Other,
+                Phase::Local,
+                format!("reading {}: {e}", spec.path.display()),
+            )),
+            ..ProxyErrorLogObservation::default()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFUSED: &str = r#"2026/11/26 09:30:12 [error] 1234#1234: *5 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET /api/x?token=abc HTTP/1.1", upstream: "http://127.0.0.1:3000/api/x?token=abc", host: "127.0.0.1:8080""#;
+
+    #[test]
+    fn parses_the_context_fields() {
+        let p = parse_line(REFUSED).unwrap();
+        assert_eq!(p.level, Some(NginxLevel::Error));
+        assert_eq!(
+            p.message,
+            "connect() failed (111: Connection refused) while connecting to upstream"
+        );
+        assert_eq!(p.client, Some("127.0.0.1"));
+        assert_eq!(p.server, Some("_"));
+        assert_eq!(p.request, Some("GET /api/x?token=abc HTTP/1.1"));
+        assert_eq!(p.upstream, Some("http://127.0.0.1:3000/api/x?token=abc"));
+        assert_eq!(p.host, Some("127.0.0.1:8080"));
+        assert_eq!(
+            request_line(p.request.unwrap()),
+            Some(RequestLine {
+                method: "GET".into(),
+                path: "/api/x".into()
+            })
+        );
+        assert_eq!(upstream_peer(p.upstream.unwrap()), "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn empty_server_and_garbled_request() {
+        let l = "2026/11/26 11:09:23 [info] 5891#5891: *12 client sent invalid method while reading client request line, client: 127.0.0.1, server: , request: \"\u{16}\u{3} junk";
+        let p = parse_line(l).unwrap();
+        assert_eq!(p.server, None);
+        assert_eq!(p.request.and_then(request_line), None);
+        assert_eq!(classify(p.message), None);
+    }
+
+    #[test]
+    fn unix_socket_peer() {
+        assert_eq!(
+            upstream_peer("http://unix:/run/app.sock:/x?y=1"),
+            "http://unix:/run/app.sock"
+        );
+        assert_eq!(
+            upstream_peer("fastcgi://unix:/run/php/php8.2-fpm.sock:"),
+            "fastcgi://unix:/run/php/php8.2-fpm.sock"
+        );
+    }
+
+    #[test]
+    fn errno_is_the_first_parenthesised_number() {
+        assert_eq!(
+            errno("connect() failed (113: No route to host) while"),
+            Some(113)
+        );
+        assert_eq!(
+            errno("upstream (x) timed out (110: Connection timed out)"),
+            Some(110)
+        );
+        assert_eq!(errno("no errno here (abc)"), None);
+    }
+}

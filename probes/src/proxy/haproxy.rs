@@ -1,0 +1,805 @@
+//! The haproxy configuration, the basics: `global`, `defaults`, `frontend`,
+//! `backend` and `listen` sections; binds, `default_backend`/`use_backend`,
+//! backend `server` lines, `mode`, `maxconn`, `log` targets and the
+//! connect/server/client timeouts with `defaults` inheritance (the last
+//! `defaults` section before a proxy, or the one named with `from`).
+//!
+//! [`split_line`], [`parse_time`] and [`parse`] are pure; [`load`] reads the
+//! files (`-f` files and directories of `*.cfg`), bounded like nginx's.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Loaded;
+use super::nginx::{MAX_FILE_BYTES, MAX_FILES};
+use super::{
+    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Origin, Protocol, Setting, Timeouts,
+    files,
+};
+use crate::{Failure, Millis, Phase};
+
+/// The connect, server and client timeouts of a section: set there or
+/// inherited from its `defaults`. Absent: no timeout at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HaproxyTimeouts {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub connect: Option<Setting<Millis>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server: Option<Setting<Millis>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client: Option<Setting<Millis>>,
+}
+
+/// One `bind` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    /// The address list as written (`*:443`, `:80,:::80`, `/run/h.sock`).
+    pub raw: String,
+    /// Each address; the host is `*` for all addresses.
+    pub addresses: Vec<Address>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub ssl: bool,
+    pub origin: Origin,
+}
+
+/// `use_backend NAME [if|unless CONDITION]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseBackend {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub condition: Option<String>,
+    pub origin: Origin,
+}
+
+/// A `frontend` (or the frontend half of a `listen`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frontend {
+    pub name: String,
+    pub origin: Origin,
+    /// Declared as `listen` (then a backend of the same name exists too).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub listen: bool,
+    /// `http` or `tcp`, set or inherited; absent: haproxy's default, tcp.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub binds: Vec<Bind>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub default_backend: Option<Setting<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub use_backends: Vec<UseBackend>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maxconn: Option<Setting<u64>>,
+    /// Effective timeouts.
+    pub timeouts: HaproxyTimeouts,
+}
+
+/// One `server` line of a backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaproxyServer {
+    pub name: String,
+    /// The address as written.
+    pub raw: String,
+    pub address: Address,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub check: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub ssl: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub backup: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub disabled: bool,
+    /// The other parameters as written.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub params: Vec<String>,
+    pub origin: Origin,
+}
+
+/// A `backend` (or the backend half of a `listen`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backend {
+    pub name: String,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub listen: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub servers: Vec<HaproxyServer>,
+    /// Effective timeouts.
+    pub timeouts: HaproxyTimeouts,
+}
+
+/// A `defaults` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Defaults {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maxconn: Option<Setting<u64>>,
+    /// Effective timeouts (with those of the defaults it names with `from`).
+    pub timeouts: HaproxyTimeouts,
+}
+
+/// What a haproxy configuration says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HaproxyModel {
+    /// `maxconn` of `global`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub maxconn: Option<Setting<u64>>,
+    /// `log` targets of `global` as written (`/dev/log local0`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub logs: Vec<Setting<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub defaults: Vec<Defaults>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub frontends: Vec<Frontend>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub backends: Vec<Backend>,
+}
+
+impl HaproxyModel {
+    /// Every backend server with the frontends that route to it and the
+    /// backend's effective connect and server timeouts.
+    pub fn forward_targets(&self) -> Vec<ForwardTarget> {
+        let mut out = Vec::new();
+        for b in &self.backends {
+            let users: Vec<String> = self
+                .frontends
+                .iter()
+                .filter(|f| {
+                    (f.listen && b.listen && f.name == b.name)
+                        || f.default_backend
+                            .as_ref()
+                            .is_some_and(|d| d.value == b.name)
+                        || f.use_backends.iter().any(|u| u.name == b.name)
+                })
+                .map(|f| {
+                    let kind = if f.listen { "listen" } else { "frontend" };
+                    format!("{kind} {}", f.name)
+                })
+                .collect();
+            let frontend = if users.is_empty() {
+                format!("backend {} (no frontend uses it)", b.name)
+            } else {
+                users.join(", ")
+            };
+            let timeout = |s: Option<&Setting<Millis>>| EffectiveTimeout {
+                value: s.map(|s| s.value),
+                origin: s.map(|s| s.origin.clone()),
+            };
+            let timeouts = Timeouts {
+                connect: timeout(b.timeouts.connect.as_ref()),
+                read: timeout(b.timeouts.server.as_ref()),
+                send: timeout(b.timeouts.server.as_ref()),
+            };
+            for s in &b.servers {
+                let protocol = if b.mode.as_deref() != Some("http") {
+                    Protocol::Tcp
+                } else if s.ssl {
+                    Protocol::Https
+                } else {
+                    Protocol::Http
+                };
+                out.push(ForwardTarget {
+                    protocol,
+                    address: s.address.clone(),
+                    raw: s.raw.clone(),
+                    upstream: Some(b.name.clone()),
+                    frontend: frontend.clone(),
+                    location: None,
+                    origin: s.origin.clone(),
+                    server_origin: Some(s.origin.clone()),
+                    backup: s.backup,
+                    down: s.disabled,
+                    timeouts: timeouts.clone(),
+                    resolver: None,
+                });
+            }
+        }
+        out
+    }
+
+    /// Error log files: none, haproxy logs to syslog targets ([`Self::logs`]).
+    pub fn error_logs(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// The backend named `name`.
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+}
+
+/// Split one configuration line into words: blanks separate words, `#`
+/// starts a comment, `\` escapes the next character, `"..."` and `'...'`
+/// group (environment variables are kept as written).
+pub fn split_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"') | None, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '#') => break,
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(word);
+    }
+    out
+}
+
+/// haproxy time syntax in milliseconds: a number with an optional unit,
+/// `us`, `ms` (the default), `s`, `m`, `h`, `d`.
+pub fn parse_time(s: &str) -> Option<Millis> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let n: f64 = s[..digits].parse::<u64>().ok()? as f64;
+    let factor = match &s[digits..] {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    Some(Millis(n * factor))
+}
+
+/// The section a line belongs to while parsing.
+#[derive(Debug, Clone, Copy)]
+enum Section {
+    None,
+    Global,
+    Defaults(usize),
+    Frontend(usize),
+    Backend(usize),
+    Listen(usize, usize),
+    Other,
+}
+
+/// A section's own settings, before inheritance.
+#[derive(Debug, Clone, Default)]
+struct Own {
+    timeouts: HaproxyTimeouts,
+    mode: Option<String>,
+    maxconn: Option<Setting<u64>>,
+    /// The defaults section it inherits from.
+    parent: Option<usize>,
+}
+
+/// Parse configuration files given as `(path, text)` in load order. Each
+/// file starts outside any section. Problems become warnings naming
+/// `file:line`.
+pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
+    let mut m = HaproxyModel::default();
+    let mut warnings = Vec::new();
+    let mut defaults_own: Vec<Own> = Vec::new();
+    let mut frontend_own: Vec<Own> = Vec::new();
+    let mut backend_own: Vec<Own> = Vec::new();
+    let mut last_defaults: Option<usize> = None;
+    for (path, text) in sources {
+        let mut section = Section::None;
+        for (i, line) in text.lines().enumerate() {
+            let origin = Origin::new(path, u32::try_from(i + 1).unwrap_or(u32::MAX));
+            let words = split_line(line);
+            let Some(kw) = words.first().map(String::as_str) else {
+                continue;
+            };
+            // A section header.
+            let name = words.get(1).filter(|n| *n != "from").cloned();
+            let from = words
+                .iter()
+                .position(|w| w == "from")
+                .and_then(|p| words.get(p + 1))
+                .and_then(|f| {
+                    let found = m
+                        .defaults
+                        .iter()
+                        .rposition(|d| d.name.as_deref() == Some(f));
+                    if found.is_none() {
+                        warnings.push(format!("{origin}: no defaults section named {f:?}"));
+                    }
+                    found
+                });
+            let parent = from.or(last_defaults);
+            match kw {
+                "global" => {
+                    section = Section::Global;
+                    continue;
+                }
+                "defaults" => {
+                    m.defaults.push(Defaults {
+                        name,
+                        origin,
+                        mode: None,
+                        maxconn: None,
+                        timeouts: HaproxyTimeouts::default(),
+                    });
+                    defaults_own.push(Own {
+                        parent: from,
+                        ..Own::default()
+                    });
+                    last_defaults = Some(m.defaults.len() - 1);
+                    section = Section::Defaults(m.defaults.len() - 1);
+                    continue;
+                }
+                "frontend" | "backend" | "listen" => {
+                    let Some(name) = name else {
+                        warnings.push(format!("{origin}: {kw} without a name"));
+                        section = Section::Other;
+                        continue;
+                    };
+                    let own = Own {
+                        parent,
+                        ..Own::default()
+                    };
+                    let listen = kw == "listen";
+                    let mut fi = None;
+                    let mut bi = None;
+                    if kw != "backend" {
+                        m.frontends.push(Frontend {
+                            name: name.clone(),
+                            origin: origin.clone(),
+                            listen,
+                            mode: None,
+                            binds: Vec::new(),
+                            default_backend: None,
+                            use_backends: Vec::new(),
+                            maxconn: None,
+                            timeouts: HaproxyTimeouts::default(),
+                        });
+                        frontend_own.push(own.clone());
+                        fi = Some(m.frontends.len() - 1);
+                    }
+                    if kw != "frontend" {
+                        m.backends.push(Backend {
+                            name,
+                            origin,
+                            listen,
+                            mode: None,
+                            servers: Vec::new(),
+                            timeouts: HaproxyTimeouts::default(),
+                        });
+                        backend_own.push(own);
+                        bi = Some(m.backends.len() - 1);
+                    }
+                    section = match (fi, bi) {
+                        (Some(f), Some(b)) => Section::Listen(f, b),
+                        (Some(f), None) => Section::Frontend(f),
+                        (None, Some(b)) => Section::Backend(b),
+                        (None, None) => Section::Other,
+                    };
+                    continue;
+                }
+                "resolvers" | "peers" | "userlist" | "mailers" | "program" | "http-errors"
+                | "ring" | "cache" | "crt-store" | "log-forward" | "traces" => {
+                    section = Section::Other;
+                    continue;
+                }
+                _ => {}
+            }
+            let args = &words[1..];
+            match section {
+                Section::None => {
+                    warnings.push(format!("{origin}: {kw:?} outside any section"));
+                }
+                Section::Other => {}
+                Section::Global => match kw {
+                    "maxconn" => m.maxconn = number(args, &origin),
+                    "log" if !args.is_empty() => {
+                        m.logs.push(Setting::new(args.join(" "), origin));
+                    }
+                    _ => {}
+                },
+                Section::Defaults(d) => {
+                    own_setting(&mut defaults_own[d], kw, args, &origin, &mut warnings);
+                }
+                Section::Frontend(f) => {
+                    own_setting(&mut frontend_own[f], kw, args, &origin, &mut warnings);
+                    frontend_line(&mut m.frontends[f], kw, args, &origin);
+                }
+                Section::Backend(b) => {
+                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
+                    backend_line(&mut m.backends[b], kw, args, &origin);
+                }
+                Section::Listen(f, b) => {
+                    own_setting(&mut frontend_own[f], kw, args, &origin, &mut warnings);
+                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
+                    frontend_line(&mut m.frontends[f], kw, args, &origin);
+                    backend_line(&mut m.backends[b], kw, args, &origin);
+                }
+            }
+        }
+    }
+    // Inheritance: own values, else the defaults chain's.
+    for (i, d) in m.defaults.iter_mut().enumerate() {
+        let e = effective(&defaults_own[i], &defaults_own);
+        d.timeouts = e.timeouts;
+        d.mode = e.mode;
+        d.maxconn = e.maxconn;
+    }
+    for (f, own) in m.frontends.iter_mut().zip(&frontend_own) {
+        let e = effective(own, &defaults_own);
+        f.timeouts = e.timeouts;
+        f.mode = e.mode;
+        f.maxconn = e.maxconn;
+    }
+    for (b, own) in m.backends.iter_mut().zip(&backend_own) {
+        let e = effective(own, &defaults_own);
+        b.timeouts = e.timeouts;
+        b.mode = e.mode;
+    }
+    for f in &m.frontends {
+        let names = f
+            .default_backend
+            .iter()
+            .map(|d| (&d.value, &d.origin))
+            .chain(f.use_backends.iter().map(|u| (&u.name, &u.origin)));
+        for (name, origin) in names {
+            if !name.contains('%') && m.backend(name).is_none() {
+                warnings.push(format!("{origin}: no backend named {name:?}"));
+            }
+        }
+    }
+    (m, warnings)
+}
+
+/// A section's settings merged with its defaults chain (bounded, so a
+/// malformed chain cannot loop).
+fn effective(own: &Own, defaults: &[Own]) -> Own {
+    let mut e = own.clone();
+    let mut next = own.parent;
+    let mut steps = 0;
+    while let Some(p) = next {
+        let Some(d) = defaults.get(p) else { break };
+        e.timeouts.connect = e.timeouts.connect.or_else(|| d.timeouts.connect.clone());
+        e.timeouts.server = e.timeouts.server.or_else(|| d.timeouts.server.clone());
+        e.timeouts.client = e.timeouts.client.or_else(|| d.timeouts.client.clone());
+        e.mode = e.mode.or_else(|| d.mode.clone());
+        e.maxconn = e.maxconn.or_else(|| d.maxconn.clone());
+        steps += 1;
+        next = d.parent.filter(|_| steps < 16);
+    }
+    e
+}
+
+fn number(args: &[String], origin: &Origin) -> Option<Setting<u64>> {
+    args.first()
+        .and_then(|v| v.parse().ok())
+        .map(|v| Setting::new(v, origin.clone()))
+}
+
+/// Settings that `defaults` pass on: timeouts, `mode`, `maxconn`.
+fn own_setting(
+    own: &mut Own,
+    kw: &str,
+    args: &[String],
+    origin: &Origin,
+    warnings: &mut Vec<String>,
+) {
+    let (which, value) = match kw {
+        "timeout" => (args.first().map(String::as_str), args.get(1)),
+        "contimeout" => (Some("connect"), args.first()),
+        "srvtimeout" => (Some("server"), args.first()),
+        "clitimeout" => (Some("client"), args.first()),
+        "mode" => {
+            own.mode = args.first().cloned();
+            return;
+        }
+        "maxconn" => {
+            own.maxconn = number(args, origin);
+            return;
+        }
+        _ => return,
+    };
+    let slot = match which {
+        Some("connect") => &mut own.timeouts.connect,
+        Some("server") => &mut own.timeouts.server,
+        Some("client") => &mut own.timeouts.client,
+        _ => return,
+    };
+    match value.and_then(|v| parse_time(v)) {
+        Some(ms) => *slot = Some(Setting::new(ms, origin.clone())),
+        None => warnings.push(format!(
+            "{origin}: invalid time {:?}",
+            value.map_or("", |v| v.as_str())
+        )),
+    }
+}
+
+fn frontend_line(f: &mut Frontend, kw: &str, args: &[String], origin: &Origin) {
+    match kw {
+        "bind" => {
+            let Some(raw) = args.first() else { return };
+            f.binds.push(Bind {
+                raw: raw.clone(),
+                addresses: raw.split(',').map(bind_address).collect(),
+                ssl: args.iter().any(|a| a == "ssl"),
+                origin: origin.clone(),
+            });
+        }
+        "default_backend" => {
+            f.default_backend = args
+                .first()
+                .map(|b| Setting::new(b.clone(), origin.clone()));
+        }
+        "use_backend" => {
+            let Some(name) = args.first() else { return };
+            f.use_backends.push(UseBackend {
+                name: name.clone(),
+                condition: (args.len() > 1).then(|| args[1..].join(" ")),
+                origin: origin.clone(),
+            });
+        }
+        _ => {}
+    }
+}
+
+fn backend_line(b: &mut Backend, kw: &str, args: &[String], origin: &Origin) {
+    if kw != "server" {
+        return;
+    }
+    let (Some(name), Some(raw)) = (args.first(), args.get(1)) else {
+        return;
+    };
+    let params: Vec<String> = args[2..].to_vec();
+    let has = |p: &str| params.iter().any(|x| x == p);
+    b.servers.push(HaproxyServer {
+        name: name.clone(),
+        raw: raw.clone(),
+        address: server_address(raw),
+        check: has("check"),
+        ssl: has("ssl"),
+        backup: has("backup"),
+        disabled: has("disabled"),
+        params: params
+            .iter()
+            .filter(|p| !["check", "ssl", "backup", "disabled"].contains(&p.as_str()))
+            .cloned()
+            .collect(),
+        origin: origin.clone(),
+    });
+}
+
+/// A server address: `host:port`, `[v6]:port`, `ipv4@...`, `ipv6@...`,
+/// `unix@/path`, `/path`. Without a port (the client's port is reused) or
+/// with variables it is unresolved.
+pub fn server_address(raw: &str) -> Address {
+    address(raw, false)
+}
+
+/// A bind address; an empty host or `*` means every address.
+fn bind_address(raw: &str) -> Address {
+    address(raw, true)
+}
+
+fn address(raw: &str, bind: bool) -> Address {
+    let unresolved = || Address::Unresolved {
+        raw: raw.to_string(),
+    };
+    if let Some(p) = raw.strip_prefix("unix@") {
+        return Address::Unix { path: p.into() };
+    }
+    if raw.starts_with('/') {
+        return Address::Unix { path: raw.into() };
+    }
+    if raw.contains('$') {
+        return unresolved();
+    }
+    let a = raw
+        .strip_prefix("ipv4@")
+        .or_else(|| raw.strip_prefix("ipv6@"))
+        .unwrap_or(raw);
+    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, after)) => (h, after.strip_prefix(':')),
+            None => return unresolved(),
+        }
+    } else {
+        match a.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (a, None),
+        }
+    };
+    let Some(port) = port.and_then(|p| p.parse::<u16>().ok()) else {
+        return unresolved();
+    };
+    let host = if host.is_empty() || host == "*" {
+        if !bind {
+            return unresolved();
+        }
+        "*".to_string()
+    } else {
+        host.to_string()
+    };
+    Address::Tcp { host, port }
+}
+
+/// Read the configuration files (directories contribute their `*.cfg`
+/// files, sorted) and build the model. The first file unreadable is a
+/// failure; later ones are warnings.
+pub fn load(configs: &[PathBuf]) -> Loaded<HaproxyModel> {
+    let mut out = Loaded::default();
+    let mut sources = Vec::new();
+    let mut reads = 0usize;
+    for (i, c) in configs.iter().enumerate() {
+        let paths: Vec<PathBuf> = if c.is_dir() {
+            files::glob(&c.join("*.cfg"))
+        } else {
+            vec![c.clone()]
+        };
+        for p in paths {
+            if reads >= MAX_FILES {
+                out.warnings.push(format!(
+                    "{}: skipped: more than {MAX_FILES} files",
+                    p.display()
+                ));
+                continue;
+            }
+            reads += 1;
+            match files::read_bounded(&p, MAX_FILE_BYTES) {
+                Ok(text) => {
+                    out.files.push(ConfigFile::stat(&p));
+                    sources.push((p, text));
+                }
+                Err(e) if i == 0 && sources.is_empty() => {
+                    out.failure = Some(Failure::from_io(
+                        &e,
+                        Phase::Local,
+                        &format!("read {}", p.display()),
+                    ));
+                    return out;
+                }
+                Err(e) => out.warnings.push(format!("{}: {e}", p.display())),
+            }
+        }
+    }
+    if sources.is_empty() {
+        out.failure = Some(Failure::new(
+            crate::FailureKind::NotFound,
+            Phase::Local,
+            "no HAProxy configuration file found",
+        ));
+        return out;
+    }
+    let (model, warnings) = parse(&sources);
+    out.model = Some(model);
+    out.warnings.extend(warnings);
+    out
+}
+
+/// Parse one configuration text (for tests and fixtures).
+pub fn parse_str(text: &str, path: &Path) -> (HaproxyModel, Vec<String>) {
+    parse(&[(path.to_path_buf(), text.to_string())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_line("  server s1 10.0.0.1:80 check # web"),
+            ["server", "s1", "10.0.0.1:80", "check"]
+        );
+        assert_eq!(
+            split_line(
+                r#"http-request return status 503 content-type "text/plain" string "down # now""#
+            )
+            .last()
+            .unwrap(),
+            "down # now"
+        );
+        assert_eq!(
+            split_line(r"acl a path_beg /a\ b"),
+            ["acl", "a", "path_beg", "/a b"]
+        );
+        assert_eq!(split_line("'x y' z"), ["x y", "z"]);
+        assert!(split_line("# only a comment").is_empty());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("5000"), Some(Millis(5000.0)));
+        assert_eq!(parse_time("5s"), Some(Millis(5000.0)));
+        assert_eq!(parse_time("500ms"), Some(Millis(500.0)));
+        assert_eq!(parse_time("1m"), Some(Millis(60_000.0)));
+        assert_eq!(parse_time("2h"), Some(Millis(7_200_000.0)));
+        assert_eq!(parse_time("1d"), Some(Millis(86_400_000.0)));
+        assert_eq!(parse_time("1500us"), Some(Millis(1.5)));
+        assert_eq!(parse_time("5x"), None);
+        assert_eq!(parse_time("s"), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            server_address("10.0.0.1:8080"),
+            Address::Tcp {
+                host: "10.0.0.1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(
+            server_address("ipv6@::1:8080"),
+            Address::Tcp {
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(
+            server_address("[::1]:8080"),
+            Address::Tcp {
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(
+            server_address("/run/app.sock"),
+            Address::Unix {
+                path: "/run/app.sock".into()
+            }
+        );
+        assert_eq!(
+            server_address("unix@/run/a"),
+            Address::Unix {
+                path: "/run/a".into()
+            }
+        );
+        assert!(matches!(
+            server_address("10.0.0.1"),
+            Address::Unresolved { .. }
+        ));
+        assert!(matches!(
+            server_address("${HOST}:80"),
+            Address::Unresolved { .. }
+        ));
+        assert_eq!(
+            bind_address(":80"),
+            Address::Tcp {
+                host: "*".into(),
+                port: 80
+            }
+        );
+        assert_eq!(
+            bind_address("*:443"),
+            Address::Tcp {
+                host: "*".into(),
+                port: 443
+            }
+        );
+    }
+}

@@ -1,0 +1,664 @@
+//! The reverse proxy in front of the application: which nginx or haproxy
+//! runs here, which configuration it runs with, and what that configuration
+//! says — where each location forwards to, with which timeouts, rate limits
+//! and maintenance switches, where it logs, and which configuration files
+//! changed after the running proxy started (a change not yet reloaded).
+//!
+//! Discovery ([`discover`]) reads `/proc`; the readers ([`nginx`],
+//! [`haproxy`]) read configuration files with hard bounds and keep every
+//! fact's file and line ([`Origin`]). A configuration that cannot be fully
+//! parsed still yields the part that could, plus warnings naming `file:line`;
+//! only a missing or unreadable main file is a [`Failure`].
+
+pub mod discover;
+mod files;
+pub mod haproxy;
+pub mod nginx;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use discover::{Master, discover_masters};
+
+use crate::units::UnixTime;
+use crate::{Failure, FailureKind, Millis, Phase, ProbeContext};
+
+/// A file modified less than this long after the master's start time is
+/// not reported as changed after the start: the start time is only known
+/// to about a hundredth of a second, and file times are coarse.
+pub const CHANGE_SLACK_MS: i64 = 500;
+
+/// At most this many warnings are kept in an observation; the last one
+/// says how many more there were.
+pub const MAX_WARNINGS: usize = 100;
+
+/// Which reverse proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyKind {
+    Nginx,
+    Haproxy,
+}
+
+impl ProxyKind {
+    /// The stable name: `nginx` or `haproxy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Nginx => "nginx",
+            Self::Haproxy => "haproxy",
+        }
+    }
+}
+
+impl fmt::Display for ProxyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which proxy to look at and where its configuration is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxySpec {
+    /// nginx or haproxy; detected when absent (nginx first).
+    pub kind: Option<ProxyKind>,
+    /// The main configuration file; wins over discovery.
+    pub config: Option<PathBuf>,
+    /// The error log; listed first by [`ProxyObservation::error_logs`].
+    pub error_log: Option<PathBuf>,
+    /// Look for running proxies in `/proc` and, without any, at the
+    /// standard configuration paths. Off: only `config` is read.
+    pub discover: bool,
+}
+
+/// Where a directive is written: the file and the 1-based line of its
+/// first word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: u32,
+}
+
+impl Origin {
+    pub fn new(file: impl Into<PathBuf>, line: u32) -> Self {
+        Self {
+            file: file.into(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A configured value with the directive that set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T> Setting<T> {
+    pub fn new(value: T, origin: Origin) -> Self {
+        Self { value, origin }
+    }
+}
+
+/// Where something is reached: a host and port, a unix socket, or a text
+/// holding variables that only the proxy resolves at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Address {
+    /// A host name or IP address (IPv6 without brackets) and a port.
+    Tcp { host: String, port: u16 },
+    /// A unix domain socket.
+    Unix { path: PathBuf },
+    /// Not known before run time: the text as written (variables, an
+    /// unparsable address).
+    Unresolved { raw: String },
+}
+
+impl Address {
+    /// The socket address when the host is an IP address literal.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Tcp { host, port } => host
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, *port)),
+            _ => None,
+        }
+    }
+
+    /// The host name when the host is a name, not an IP literal.
+    pub fn host_name(&self) -> Option<&str> {
+        match self {
+            Self::Tcp { host, .. } if host.parse::<IpAddr>().is_err() && host != "*" => Some(host),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Self::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Self::Unix { path } => write!(f, "unix:{}", path.display()),
+            Self::Unresolved { raw } => f.write_str(raw),
+        }
+    }
+}
+
+/// The protocol the proxy speaks to its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    Http,
+    Https,
+    Fastcgi,
+    Uwsgi,
+    /// uwsgi over TLS (`suwsgi://`).
+    Uwsgis,
+    Grpc,
+    Grpcs,
+    /// Plain TCP forwarding (haproxy `mode tcp`).
+    Tcp,
+}
+
+impl Protocol {
+    /// Whether the proxy speaks TLS to the upstream.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Self::Https | Self::Grpcs | Self::Uwsgis)
+    }
+}
+
+/// One effective timeout: its value and the directive that set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EffectiveTimeout {
+    /// The limit; absent means no limit at all (haproxy without the
+    /// timeout set).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<Millis>,
+    /// The directive that set it; absent means the proxy's built-in default.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub origin: Option<Origin>,
+}
+
+impl EffectiveTimeout {
+    /// A built-in default of `ms` milliseconds.
+    pub fn default_ms(ms: u64) -> Self {
+        Self {
+            value: Some(Millis(ms as f64)),
+            origin: None,
+        }
+    }
+
+    /// The value set by a directive.
+    pub fn set(ms: u64, origin: Origin) -> Self {
+        Self {
+            value: Some(Millis(ms as f64)),
+            origin: Some(origin),
+        }
+    }
+}
+
+/// The timeouts a proxy applies to one upstream exchange. nginx:
+/// `*_connect_timeout`, `*_read_timeout`, `*_send_timeout` of the module that
+/// forwards (proxy, fastcgi, uwsgi, grpc). haproxy: `timeout connect`, and
+/// `timeout server` for both read and send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub connect: EffectiveTimeout,
+    pub read: EffectiveTimeout,
+    pub send: EffectiveTimeout,
+}
+
+impl Default for Timeouts {
+    /// nginx's defaults: 60 s each.
+    fn default() -> Self {
+        Self {
+            connect: EffectiveTimeout::default_ms(nginx::DEFAULT_TIMEOUT_MS),
+            read: EffectiveTimeout::default_ms(nginx::DEFAULT_TIMEOUT_MS),
+            send: EffectiveTimeout::default_ms(nginx::DEFAULT_TIMEOUT_MS),
+        }
+    }
+}
+
+/// One concrete place the proxy forwards requests to, with what serves it
+/// and the timeouts that apply. An nginx `upstream` (or haproxy backend)
+/// with three servers gives three targets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForwardTarget {
+    pub protocol: Protocol,
+    pub address: Address,
+    /// The forwarding directive's target as written (`http://app/`,
+    /// `127.0.0.1:9000`).
+    pub raw: String,
+    /// The `upstream` block or haproxy backend the address belongs to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub upstream: Option<String>,
+    /// Who forwards: `server shop.example.com (listen 443 ssl)` or
+    /// `frontend www`.
+    pub frontend: String,
+    /// The nginx location (enclosing locations first, joined by ` > `).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// The forwarding directive (`proxy_pass`, haproxy `server`).
+    pub origin: Origin,
+    /// The upstream's `server` line, when the address came from one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub server_origin: Option<Origin>,
+    /// A backup server: used only when the others are down.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub backup: bool,
+    /// Marked down or disabled in the configuration.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub down: bool,
+    pub timeouts: Timeouts,
+    /// The `resolver` in effect (nginx), needed when the target holds
+    /// variables or is re-resolved at run time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resolver: Option<Origin>,
+}
+
+/// One configuration file that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    /// Last modification, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub modified: Option<UnixTime>,
+    /// Last modification in milliseconds since the epoch, for comparing with
+    /// the master's start.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub modified_ms: Option<i64>,
+}
+
+impl ConfigFile {
+    /// Record `path` with its modification time now.
+    pub fn stat(path: &Path) -> Self {
+        let secs = files::mtime_secs(path);
+        Self {
+            path: path.to_path_buf(),
+            modified: secs.map(|s| UnixTime(s.floor() as i64)),
+            modified_ms: secs.map(|s| (s * 1000.0).floor() as i64),
+        }
+    }
+}
+
+/// A configuration read from disk: the model (absent when the main file
+/// could not be read), every file read, and what went wrong.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded<M> {
+    pub model: Option<M>,
+    pub files: Vec<ConfigFile>,
+    pub warnings: Vec<String>,
+    pub failure: Option<Failure>,
+}
+
+/// How the main configuration file was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    /// Given in the spec.
+    Explicit,
+    /// The running master's command line.
+    Master,
+    /// A standard path of a distribution or source install.
+    StandardPath,
+}
+
+/// What the proxy probe saw.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProxyObservation {
+    /// Which proxy; absent when none was found.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<ProxyKind>,
+    /// The main configuration file read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub config: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub config_source: Option<ConfigSource>,
+    /// The running master the configuration belongs to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub master: Option<Master>,
+    /// How many masters of this kind run on the host.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub masters_running: usize,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nginx: Option<nginx::NginxModel>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub haproxy: Option<haproxy::HaproxyModel>,
+    /// Every configuration file read, with its modification time.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<ConfigFile>,
+    /// Files modified after the master started: changes not (yet) loaded.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub changed_after_start: Vec<PathBuf>,
+    /// The error log given in the spec.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error_log: Option<PathBuf>,
+    /// What could not be read or understood, each naming `file:line`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<Failure>,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl ProxyObservation {
+    /// Every concrete upstream address the proxy forwards to.
+    pub fn forward_targets(&self) -> Vec<ForwardTarget> {
+        let mut out = Vec::new();
+        if let Some(m) = &self.nginx {
+            out.extend(m.forward_targets());
+        }
+        if let Some(m) = &self.haproxy {
+            out.extend(m.forward_targets());
+        }
+        out
+    }
+
+    /// The proxy's error logs, deduplicated: the spec's first, then the
+    /// configuration's (main context first).
+    pub fn error_logs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.error_log.iter().cloned().collect();
+        let from_config = match (&self.nginx, &self.haproxy) {
+            (Some(m), _) => m.error_logs(),
+            (None, Some(m)) => m.error_logs(),
+            (None, None) => Vec::new(),
+        };
+        for p in from_config {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
+/// Look at the reverse proxy `spec` describes; the `/proc` scan and the file
+/// reads run on the blocking pool.
+pub async fn run(spec: &ProxySpec, ctx: &ProbeContext) -> ProxyObservation {
+    let _ = ctx;
+    let spec = spec.clone();
+    match tokio::task::spawn_blocking(move || observe(&spec)).await {
+        Ok(obs) => obs,
+        Err(e) => ProxyObservation {
+            failure: Some(Failure::new(
+                FailureKind::Other,
+                Phase::Local,
+                format!("proxy probe did not finish: {e}"),
+            )),
+            ..ProxyObservation::default()
+        },
+    }
+}
+
+/// The probe's work, synchronously: discovery, then the configuration.
+pub fn observe(spec: &ProxySpec) -> ProxyObservation {
+    let mut obs = ProxyObservation {
+        error_log: spec.error_log.clone(),
+        ..ProxyObservation::default()
+    };
+    // An explicit config still needs its running master (to tell changes
+    // not yet reloaded), even with discovery off.
+    let masters: Vec<Master> = if spec.discover || spec.config.is_some() {
+        discover_masters()
+            .into_iter()
+            .filter(|m| spec.kind.is_none_or(|k| k == m.kind))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let Some(choice) = choose(spec, &masters, &mut obs.warnings) else {
+        obs.failure = Some(Failure::new(
+            FailureKind::NotFound,
+            Phase::Local,
+            if spec.discover {
+                "no running nginx or haproxy, and no configuration at the standard paths"
+            } else {
+                "no proxy configuration given and discovery is off"
+            },
+        ));
+        return obs;
+    };
+    obs.kind = Some(choice.kind);
+    obs.config = choice.configs.first().cloned();
+    obs.config_source = Some(choice.source);
+    obs.masters_running = masters.iter().filter(|m| m.kind == choice.kind).count();
+
+    match choice.kind {
+        ProxyKind::Nginx => {
+            let Some(main) = choice.configs.first() else {
+                return obs;
+            };
+            let prefix = choice
+                .master
+                .as_ref()
+                .and_then(|m| m.prefix.clone())
+                .unwrap_or_else(|| discover::default_nginx_prefix(main));
+            let default_error_log = choice.master.as_ref().and_then(|m| m.error_log.clone());
+            let loaded = nginx::load(main, &prefix, default_error_log);
+            obs.nginx = loaded.model;
+            obs.files = loaded.files;
+            obs.warnings.extend(loaded.warnings);
+            obs.failure = loaded.failure;
+        }
+        ProxyKind::Haproxy => {
+            let loaded = haproxy::load(&choice.configs);
+            obs.haproxy = loaded.model;
+            obs.files = loaded.files;
+            obs.warnings.extend(loaded.warnings);
+            obs.failure = loaded.failure;
+        }
+    }
+    if let Some(master) = &choice.master {
+        obs.changed_after_start = changed_after(&obs.files, master.started_at_ms);
+    }
+    obs.master = choice.master;
+    if obs.warnings.len() > MAX_WARNINGS {
+        let more = obs.warnings.len() - MAX_WARNINGS;
+        obs.warnings.truncate(MAX_WARNINGS);
+        obs.warnings.push(format!("... and {more} more warnings"));
+    }
+    obs
+}
+
+/// The files modified more than [`CHANGE_SLACK_MS`] after `started_at_ms`.
+pub fn changed_after(files: &[ConfigFile], started_at_ms: i64) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| {
+            f.modified_ms
+                .is_some_and(|m| m > started_at_ms.saturating_add(CHANGE_SLACK_MS))
+        })
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The proxy and configuration chosen for a run.
+struct Choice {
+    kind: ProxyKind,
+    configs: Vec<PathBuf>,
+    source: ConfigSource,
+    master: Option<Master>,
+}
+
+/// Pick the configuration: the explicit one (with the master running it,
+/// else the oldest master of its kind), else the oldest master's (nginx
+/// before haproxy), else the first standard path that exists.
+fn choose(spec: &ProxySpec, masters: &[Master], warnings: &mut Vec<String>) -> Option<Choice> {
+    if let Some(config) = &spec.config {
+        let wanted = files::canonical(config);
+        let matching = masters
+            .iter()
+            .filter(|m| spec.kind.is_none_or(|k| k == m.kind))
+            .find(|m| m.configs.iter().any(|c| files::canonical(c) == wanted));
+        let kind = spec
+            .kind
+            .or(matching.map(|m| m.kind))
+            .unwrap_or_else(|| guess_kind(config));
+        let master = matching.cloned().or_else(|| {
+            // Only a lone master can be assumed to be this config's (one
+            // started without -c); among several, none is.
+            let mut of_kind = masters.iter().filter(|m| m.kind == kind);
+            let oldest = of_kind.next()?;
+            if of_kind.next().is_some() {
+                return None;
+            }
+            warnings.push(format!(
+                "no running {kind} uses {}; comparing with the oldest {kind} master (pid {}, config {})",
+                config.display(),
+                oldest.pid,
+                oldest
+                    .configs
+                    .first()
+                    .map_or_else(String::new, |c| c.display().to_string()),
+            ));
+            Some(oldest.clone())
+        });
+        return Some(Choice {
+            kind,
+            configs: vec![config.clone()],
+            source: ConfigSource::Explicit,
+            master,
+        });
+    }
+    if !spec.discover {
+        return None;
+    }
+    for kind in [ProxyKind::Nginx, ProxyKind::Haproxy] {
+        let mut of_kind = masters.iter().filter(|m| m.kind == kind);
+        if let Some(oldest) = of_kind.next() {
+            let others = of_kind.count();
+            if others > 0 {
+                warnings.push(format!(
+                    "{} {kind} masters run; using the oldest, pid {}",
+                    others + 1,
+                    oldest.pid
+                ));
+            }
+            if oldest.configs.is_empty() {
+                continue;
+            }
+            return Some(Choice {
+                kind,
+                configs: oldest.configs.clone(),
+                source: ConfigSource::Master,
+                master: Some(oldest.clone()),
+            });
+        }
+    }
+    let kinds: &[ProxyKind] = match spec.kind {
+        Some(ProxyKind::Nginx) => &[ProxyKind::Nginx],
+        Some(ProxyKind::Haproxy) => &[ProxyKind::Haproxy],
+        None => &[ProxyKind::Nginx, ProxyKind::Haproxy],
+    };
+    for &kind in kinds {
+        let candidates: &[&str] = match kind {
+            ProxyKind::Nginx => discover::NGINX_STANDARD_CONFIGS,
+            ProxyKind::Haproxy => discover::HAPROXY_STANDARD_CONFIGS,
+        };
+        if let Some(found) = candidates.iter().map(Path::new).find(|p| p.exists()) {
+            return Some(Choice {
+                kind,
+                configs: vec![found.to_path_buf()],
+                source: ConfigSource::StandardPath,
+                master: None,
+            });
+        }
+    }
+    None
+}
+
+/// nginx unless the file name says haproxy (`haproxy*`, `*.cfg`).
+fn guess_kind(config: &Path) -> ProxyKind {
+    let name = config
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let cfg = config
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("cfg"));
+    if name.contains("haproxy") || cfg {
+        ProxyKind::Haproxy
+    } else {
+        ProxyKind::Nginx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_after_uses_the_slack() {
+        let f = |p: &str, ms: i64| ConfigFile {
+            path: p.into(),
+            modified: Some(UnixTime(ms / 1000)),
+            modified_ms: Some(ms),
+        };
+        let files = [
+            f("/a", 10_000),
+            f("/b", 10_400),
+            f("/c", 10_600),
+            ConfigFile {
+                path: "/d".into(),
+                modified: None,
+                modified_ms: None,
+            },
+        ];
+        assert_eq!(changed_after(&files, 10_000), vec![PathBuf::from("/c")]);
+    }
+
+    #[test]
+    fn kind_is_guessed_from_the_file_name() {
+        assert_eq!(
+            guess_kind(Path::new("/etc/haproxy/haproxy.cfg")),
+            ProxyKind::Haproxy
+        );
+        assert_eq!(guess_kind(Path::new("/x/site.cfg")), ProxyKind::Haproxy);
+        assert_eq!(
+            guess_kind(Path::new("/etc/nginx/nginx.conf")),
+            ProxyKind::Nginx
+        );
+    }
+
+    #[test]
+    fn address_display_and_helpers() {
+        let a = Address::Tcp {
+            host: "::1".into(),
+            port: 80,
+        };
+        assert_eq!(a.to_string(), "[::1]:80");
+        assert_eq!(a.socket_addr(), Some("[::1]:80".parse().unwrap()));
+        assert_eq!(a.host_name(), None);
+        let b = Address::Tcp {
+            host: "app".into(),
+            port: 3000,
+        };
+        assert_eq!(b.host_name(), Some("app"));
+        assert_eq!(
+            Address::Unix {
+                path: "/run/a.sock".into()
+            }
+            .to_string(),
+            "unix:/run/a.sock"
+        );
+    }
+}
