@@ -155,6 +155,295 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
                 verdict(Status::Ok, format!("connected to {addr} in {connect}"))
             }
         }
+        Observation::Postgres(p) => postgres(p, &run.planned.target),
+        Observation::Redis(r) => redis(r),
+        Observation::Proxy(p) => proxy(p),
+        Observation::ProxyErrorLog(l) => proxy_error_log(l),
+        Observation::AppLog(l) => app_log(l),
+        Observation::Environ(e) => environ(e),
+        Observation::Oom(o) => oom(o),
+        Observation::Deploy(d) => deploy(d),
+        Observation::Flags(f) => {
+            if let Some(x) = &f.failure {
+                return verdict(Status::Unknown, x.detail.clone());
+            }
+            let present: Vec<String> = f.present().map(|x| x.path.display().to_string()).collect();
+            if present.is_empty() {
+                verdict(Status::Ok, "no maintenance flag present")
+            } else {
+                verdict(
+                    Status::Warning,
+                    format!("maintenance flag present: {}", present.join(", ")),
+                )
+            }
+        }
+    }
+}
+
+fn postgres(p: &why5xx_probes::postgres::PostgresObservation, target: &str) -> Assessment {
+    let version = p
+        .server_version
+        .as_deref()
+        .map_or_else(|| "PostgreSQL".to_string(), |v| format!("PostgreSQL {v}"));
+    if let Some(f) = &p.failure {
+        // Without a password in the config, a refused login still proves a live server.
+        let anonymous = url::Url::parse(target).map_or(true, |u| u.password().is_none());
+        if f.kind == FailureKind::AuthenticationFailed && p.server_answered && anonymous {
+            return verdict(
+                Status::Ok,
+                format!("{version} answers (no credentials configured, login not attempted)"),
+            );
+        }
+        return verdict(Status::Critical, f.detail.clone());
+    }
+    let mut status = Status::Ok;
+    let mut s = format!(
+        "{version}, SELECT 1 in {}",
+        p.select_one.unwrap_or_default()
+    );
+    if let (Some(c), Some(max)) = (p.connections, p.max_connections)
+        && max > 0
+    {
+        let _ = write!(s, ", {c}/{max} connections");
+        if f64::from(c) / f64::from(max) > 0.9 {
+            status = Status::Warning;
+        }
+    }
+    if let Some(n) = p.lock_waiting_count.filter(|n| *n > 0) {
+        status = Status::Warning;
+        let _ = write!(s, ", {n} session(s) waiting on locks");
+    }
+    if let Some(n) = p.long_running_count.filter(|n| *n > 0) {
+        status = Status::Warning;
+        let _ = write!(s, ", {n} long-running quer(ies)");
+    }
+    verdict(status, s)
+}
+
+fn redis(r: &why5xx_probes::redis::RedisObservation) -> Assessment {
+    if let Some(f) = &r.failure {
+        return verdict(Status::Critical, f.detail.clone());
+    }
+    let version = r
+        .redis_version
+        .as_deref()
+        .map_or_else(|| "Redis".to_string(), |v| format!("Redis {v}"));
+    let mut s = format!("{version}, PONG in {}", r.ping.unwrap_or_default());
+    let mut status = Status::Ok;
+    if r.writes_refused == Some(true) {
+        status = Status::Critical;
+        s.push_str(", refusing writes (MISCONF: the last save failed)");
+    }
+    if let (Some(used), Some(max)) = (r.used_memory_bytes, r.maxmemory_bytes)
+        && max > 0
+        && used as f64 / max as f64 > 0.95
+    {
+        status = status.max(Status::Warning);
+        let _ = write!(s, ", memory {} of {}", human_bytes(used), human_bytes(max));
+    }
+    if let (Some(c), Some(max)) = (r.connected_clients, r.maxclients)
+        && max > 0
+        && c as f64 / max as f64 > 0.9
+    {
+        status = status.max(Status::Warning);
+        let _ = write!(s, ", {c}/{max} clients");
+    }
+    verdict(status, s)
+}
+
+fn proxy(p: &why5xx_probes::proxy::ProxyObservation) -> Assessment {
+    let Some(kind) = p.kind else {
+        let why = p
+            .failure
+            .as_ref()
+            .map_or("no reverse proxy found".to_string(), |f| f.detail.clone());
+        return verdict(Status::Ok, why);
+    };
+    if let Some(f) = &p.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let targets = p.forward_targets();
+    let mut s = match &p.master {
+        Some(m) => format!("{kind} master pid {}", m.pid),
+        None => format!("{kind} (not running)"),
+    };
+    let _ = write!(
+        s,
+        ", {} forwarding to {} upstream address(es)",
+        p.config
+            .as_ref()
+            .map_or(String::new(), |c| c.display().to_string()),
+        targets.len()
+    );
+    let mut status = Status::Ok;
+    if !p.changed_after_start.is_empty() {
+        status = Status::Warning;
+        let files: Vec<String> = p
+            .changed_after_start
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let _ = write!(
+            s,
+            "; changed since it started, not reloaded: {}",
+            files.join(", ")
+        );
+    }
+    if !p.warnings.is_empty() {
+        let _ = write!(s, "; {} config warning(s)", p.warnings.len());
+    }
+    verdict(status, s)
+}
+
+fn proxy_error_log(l: &why5xx_probes::logs::ProxyErrorLogObservation) -> Assessment {
+    if let Some(f) = &l.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    if l.kinds.is_empty() {
+        return verdict(
+            Status::Ok,
+            format!(
+                "no upstream errors in the last {} min ({} lines read)",
+                l.window_secs / 60,
+                l.lines_scanned
+            ),
+        );
+    }
+    let parts: Vec<String> = l
+        .kinds
+        .iter()
+        .take(4)
+        .map(|k| {
+            let who = k
+                .last
+                .upstream
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default();
+            format!(
+                "{} × {}{who}",
+                k.count,
+                crate::facts::error_kind_words(k.kind)
+            )
+        })
+        .collect();
+    verdict(
+        Status::Warning,
+        format!("last {} min: {}", l.window_secs / 60, parts.join(", ")),
+    )
+}
+
+fn app_log(l: &why5xx_probes::logs::AppLogObservation) -> Assessment {
+    if let Some(f) = &l.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    match &l.last_exception {
+        Some(e) => verdict(
+            Status::Warning,
+            format!(
+                "{} exception(s); last: {}: {}",
+                l.exception_count,
+                e.head.exception_type,
+                truncate(&e.head.message, 120)
+            ),
+        ),
+        None if !l.signatures.is_empty() => verdict(
+            Status::Warning,
+            format!(
+                "{} × {}",
+                l.signatures[0].count,
+                truncate(&l.signatures[0].last_line, 120)
+            ),
+        ),
+        None => verdict(
+            Status::Ok,
+            format!("no errors in {} lines", l.lines_in_window),
+        ),
+    }
+}
+
+fn environ(e: &why5xx_probes::environ::EnvironObservation) -> Assessment {
+    if let Some(f) = &e.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let mut missing: Vec<String> = Vec::new();
+    for p in &e.processes {
+        for n in p.missing.iter().chain(p.empty.iter()) {
+            if !missing.contains(n) {
+                missing.push(n.clone());
+            }
+        }
+    }
+    if missing.is_empty() {
+        verdict(
+            Status::Ok,
+            format!(
+                "{} set in {} process(es)",
+                e.required.join(", "),
+                e.processes.len()
+            ),
+        )
+    } else {
+        verdict(
+            Status::Critical,
+            format!("missing or empty: {}", missing.join(", ")),
+        )
+    }
+}
+
+fn oom(o: &why5xx_probes::oom::OomObservation) -> Assessment {
+    if let Some(f) = &o.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    if o.events.is_empty() {
+        return verdict(
+            Status::Ok,
+            format!("no OOM kill in the last {} min", o.window_secs / 60),
+        );
+    }
+    let last = &o.events[o.events.len() - 1];
+    let watched = o.matched.iter().any(|m| m.events > 0);
+    if !o.matched.is_empty() && !watched {
+        // Names were given and none of them was killed: context, not alarm.
+        return verdict(
+            Status::Ok,
+            format!(
+                "{} OOM kill(s) of other processes; last: pid {} ({})",
+                o.events.len(),
+                last.pid,
+                last.process
+            ),
+        );
+    }
+    verdict(
+        Status::Warning,
+        format!(
+            "{} OOM kill(s); last: pid {} ({})",
+            o.events.len(),
+            last.pid,
+            last.process
+        ),
+    )
+}
+
+fn deploy(d: &why5xx_probes::changes::DeployObservation) -> Assessment {
+    if let Some(f) = &d.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let age = d.age_secs.map_or("unknown".to_string(), human_secs);
+    let what = d
+        .target
+        .as_ref()
+        .map(|t| format!(" (now {})", t.display()))
+        .unwrap_or_default();
+    verdict(Status::Ok, format!("last changed {age} ago{what}"))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
     }
 }
 

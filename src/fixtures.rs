@@ -47,7 +47,16 @@ pub fn runs_from_toml(text: &str) -> (crate::config::Config, Vec<ProbeRun>, Vec<
     let fx: Fixture = toml::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"));
     let cfg = crate::config::parse(&fx.config, Path::new("fixture.toml"))
         .unwrap_or_else(|e| panic!("fixture config: {e}"));
-    let planned = crate::plan::plan(&cfg);
+    let proxy = fx.probe.iter().find(|p| p.kind == "proxy").and_then(|p| {
+        let tagged =
+            serde_json::json!({ "kind": "proxy", "observations": p.observations.clone()? });
+        match serde_json::from_value(tagged) {
+            Ok(Observation::Proxy(o)) => Some(o),
+            _ => None,
+        }
+    });
+    let mut planned = crate::plan::plan_discovery(&cfg);
+    planned.extend(crate::plan::plan(&cfg, proxy.as_ref()));
     let runs = fx
         .probe
         .into_iter()

@@ -6,6 +6,7 @@ mod assess;
 mod causes;
 mod cli;
 mod config;
+mod facts;
 mod findings;
 #[cfg(test)]
 mod fixtures;
@@ -150,20 +151,32 @@ fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let cfg = effective_config(args)?;
     let started = SystemTime::now();
     let clock = Instant::now();
-    let planned = plan::plan(&cfg);
-    tracing::info!("{} probes planned", planned.len());
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let ctx = Arc::new(why5xx_probes::ProbeContext::new(cfg.ca_files.clone()));
-    let runs = runtime.block_on(runner::run(
-        planned,
-        ctx,
-        cfg.agent.concurrency,
-        cfg.agent.deadline,
-    ));
+    let deadline = cfg.agent.deadline;
+    let concurrency = cfg.agent.concurrency;
+    let runs = runtime.block_on(async {
+        // Discovery first: what the proxy forwards to decides what else runs.
+        let mut runs = runner::run(
+            plan::plan_discovery(&cfg),
+            Arc::clone(&ctx),
+            concurrency,
+            deadline,
+        )
+        .await;
+        let proxy = runs.iter().find_map(|r| match r.observation() {
+            Some(why5xx_probes::Observation::Proxy(p)) => Some(p.clone()),
+            _ => None,
+        });
+        let planned = plan::plan(&cfg, proxy.as_ref());
+        tracing::info!("{} probes planned", planned.len() + runs.len());
+        let left = deadline.saturating_sub(clock.elapsed());
+        runs.extend(runner::run(planned, ctx, concurrency, left).await);
+        runs
+    });
     // Blocking reads stuck on a sick filesystem must not hold the exit.
     runtime.shutdown_background();
 
@@ -201,7 +214,7 @@ fn exit_code(worst: Option<Severity>, fail_on: FailOn) -> u8 {
 
 fn check_config(path: &std::path::Path) -> anyhow::Result<u8> {
     let cfg = config::load(path)?;
-    let probes = plan::plan(&cfg);
+    let probes = plan::plan(&cfg, None);
     println!("{}: OK ({} probes)", path.display(), probes.len());
     Ok(EXIT_OK)
 }

@@ -8,9 +8,49 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
-use why5xx_probes::{ProbeSpec, dns, http, port, process, redact, system, tcp, tls};
+use why5xx_probes::proxy::{Address, ProxyObservation, ProxySpec};
+use why5xx_probes::{
+    ProbeSpec, changes, dns, environ, flags, http, logs, oom, port, postgres, process, redact,
+    redis, system, tcp, tls,
+};
 
-use crate::config::{Config, Header, split_host_port};
+use crate::config::{Config, Header, ProxyKind, split_host_port};
+
+/// How far back logs and the kernel log are read.
+pub const LOG_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How far back OOM kills count.
+pub const OOM_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// How long the process probe watches for restarts when it sees a young or
+/// missing process.
+pub const RESTART_WATCH: Duration = Duration::from_millis(500);
+
+/// The probes that must run first because the others depend on what they
+/// find: the reverse proxy's configuration.
+pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
+    let configured = cfg.proxy.as_ref();
+    if configured.is_none() && !cfg.agent.discover {
+        return Vec::new();
+    }
+    let spec = ProxySpec {
+        kind: configured.and_then(|p| p.kind).map(|k| match k {
+            ProxyKind::Nginx => why5xx_probes::proxy::ProxyKind::Nginx,
+            ProxyKind::Haproxy => why5xx_probes::proxy::ProxyKind::Haproxy,
+        }),
+        config: configured.and_then(|p| p.config.clone()),
+        error_log: configured.and_then(|p| p.error_log.clone()),
+        discover: cfg.agent.discover,
+    };
+    let name = spec.kind.map_or("proxy", |k| k.name()).to_string();
+    vec![Planned {
+        id: format!("proxy:{name}"),
+        target: spec.config.as_ref().map_or_else(
+            || "discovered reverse proxy".to_string(),
+            |c| c.display().to_string(),
+        ),
+        role: Role::Proxy,
+        spec: ProbeSpec::Proxy(spec),
+    }]
+}
 
 /// What a probe stands for, with the config that judges it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +65,8 @@ pub enum Role {
     Upstream {
         name: String,
         slow: Option<Duration>,
+        /// From the proxy's config rather than ours.
+        discovered: bool,
     },
     /// A local port some upstreams should be listening on.
     Port {
@@ -50,6 +92,24 @@ pub enum Role {
     System,
     Disk,
     Listeners,
+    /// The reverse proxy's configuration.
+    Proxy,
+    /// The reverse proxy's error log.
+    ProxyErrorLog,
+    /// An upstream's application log.
+    AppLog {
+        upstream: String,
+    },
+    /// An upstream process's environment.
+    Environ {
+        upstream: String,
+    },
+    /// OOM kills in the kernel log.
+    Oom,
+    /// A deployment path.
+    Deploy,
+    /// Maintenance flag files.
+    Flags,
 }
 
 /// One probe to run.
@@ -63,8 +123,9 @@ pub struct Planned {
     pub spec: ProbeSpec,
 }
 
-/// The probes for `cfg`. `discover` adds what this host shows by itself.
-pub fn plan(cfg: &Config) -> Vec<Planned> {
+/// The probes for `cfg`, and for what the proxy probe found (its upstreams
+/// become upstream probes, its error log a log probe).
+pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     let mut out = Vec::new();
     let mut ids = BTreeSet::new();
     let mut push = |p: Planned, out: &mut Vec<Planned>| {
@@ -104,6 +165,7 @@ pub fn plan(cfg: &Config) -> Vec<Planned> {
                 role: Role::Upstream {
                     name: u.name.clone(),
                     slow: u.slow,
+                    discovered: false,
                 },
                 spec: ProbeSpec::Http(spec),
             },
@@ -131,6 +193,110 @@ pub fn plan(cfg: &Config) -> Vec<Planned> {
                     spec: ProbeSpec::Process(process::ProcessSpec {
                         pattern: u.process.clone(),
                         pidfile: u.pidfile.clone(),
+                        watch: Some(RESTART_WATCH),
+                    }),
+                },
+                &mut out,
+            );
+        }
+        if !u.env_required.is_empty() {
+            push(
+                Planned {
+                    id: format!("env:{}", u.name),
+                    target: u.env_required.join(", "),
+                    role: Role::Environ {
+                        upstream: u.name.clone(),
+                    },
+                    spec: ProbeSpec::Environ(environ::EnvironSpec {
+                        pattern: u.process.clone(),
+                        pidfile: u.pidfile.clone(),
+                        pids: Vec::new(),
+                        required: u.env_required.clone(),
+                    }),
+                },
+                &mut out,
+            );
+        }
+        if let Some(log) = &u.log {
+            push(
+                Planned {
+                    id: format!("log:{}", u.name),
+                    target: log.display().to_string(),
+                    role: Role::AppLog {
+                        upstream: u.name.clone(),
+                    },
+                    spec: ProbeSpec::AppLog(logs::AppLogSpec {
+                        path: log.clone(),
+                        window: Some(LOG_WINDOW),
+                        ..logs::AppLogSpec::default()
+                    }),
+                },
+                &mut out,
+            );
+        }
+    }
+
+    // What the proxy forwards to and nobody configured: probe it directly.
+    if let Some(p) = proxy {
+        for t in p.forward_targets() {
+            let Address::Tcp { host, port } = &t.address else {
+                continue;
+            };
+            let scheme = match t.protocol {
+                why5xx_probes::proxy::Protocol::Http => "http",
+                why5xx_probes::proxy::Protocol::Https => "https",
+                _ => continue,
+            };
+            let authority = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let configured = cfg.upstreams.iter().any(|u| {
+                u.url
+                    .host_str()
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+                    == Some(host.as_str())
+                    && u.url.port_or_known_default() == Some(*port)
+            });
+            if configured || host == "*" {
+                continue;
+            }
+            let Ok(url) = Url::parse(&format!("{scheme}://{authority}/")) else {
+                continue;
+            };
+            let name = authority.clone();
+            push(
+                Planned {
+                    id: format!("upstream:{name}"),
+                    target: url.to_string(),
+                    role: Role::Upstream {
+                        name: name.clone(),
+                        slow: None,
+                        discovered: true,
+                    },
+                    spec: ProbeSpec::Http(http::HttpSpec::new(url.clone(), cfg.agent.timeout)),
+                },
+                &mut out,
+            );
+            if let Some(port) = local_port(&url) {
+                match ports.iter_mut().find(|(p, _, _)| *p == port) {
+                    Some((_, names, _)) => names.push(name),
+                    None => ports.push((port, vec![name], cfg.agent.timeout)),
+                }
+            }
+        }
+        let configured_log = cfg.proxy.as_ref().and_then(|x| x.error_log.clone());
+        if let Some(path) = configured_log.or_else(|| p.error_logs().into_iter().next()) {
+            push(
+                Planned {
+                    id: "log:proxy".to_string(),
+                    target: path.display().to_string(),
+                    role: Role::ProxyErrorLog,
+                    spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
+                        path,
+                        window: LOG_WINDOW,
+                        ..logs::ProxyErrorLogSpec::default()
                     }),
                 },
                 &mut out,
@@ -157,6 +323,10 @@ pub fn plan(cfg: &Config) -> Vec<Planned> {
         let role = Role::Dependency { slow: d.slow };
         let spec = match d.url.scheme() {
             "http" | "https" => ProbeSpec::Http(http::HttpSpec::new(d.url.clone(), d.timeout)),
+            "postgres" | "postgresql" => {
+                ProbeSpec::Postgres(postgres::PostgresSpec::new(d.url.clone(), d.timeout))
+            }
+            "redis" => ProbeSpec::Redis(redis::RedisSpec::new(d.url.clone(), d.timeout)),
             _ => ProbeSpec::Tcp(tcp::TcpSpec {
                 host: d.url.host_str().unwrap_or_default().to_string(),
                 port: d
@@ -231,7 +401,55 @@ pub fn plan(cfg: &Config) -> Vec<Planned> {
                 spec: ProbeSpec::Process(process::ProcessSpec {
                     pattern: p.pattern.clone(),
                     pidfile: p.pidfile.clone(),
+                    watch: Some(RESTART_WATCH),
                 }),
+            },
+            &mut out,
+        );
+    }
+
+    for d in &cfg.deploys {
+        push(
+            Planned {
+                id: format!("deploy:{}", d.path.display()),
+                target: d.path.display().to_string(),
+                role: Role::Deploy,
+                spec: ProbeSpec::Deploy(changes::DeploySpec {
+                    path: d.path.clone(),
+                    recent: d.recent,
+                }),
+            },
+            &mut out,
+        );
+    }
+
+    // Maintenance flags: configured, and those the proxy's config tests for.
+    let mut flag_paths = cfg.maintenance_flags.clone();
+    if let Some(m) = proxy.and_then(|p| p.nginx.as_ref()) {
+        for server in &m.servers {
+            let all = server
+                .maintenance
+                .iter()
+                .chain(server.locations.iter().flat_map(|l| l.maintenance.iter()));
+            for f in all {
+                let path = PathBuf::from(&f.flag);
+                if !f.flag.contains('$') && !flag_paths.contains(&path) {
+                    flag_paths.push(path);
+                }
+            }
+        }
+    }
+    if !flag_paths.is_empty() {
+        push(
+            Planned {
+                id: "maintenance:flags".to_string(),
+                target: flag_paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                role: Role::Flags,
+                spec: ProbeSpec::Flags(flags::FlagsSpec { paths: flag_paths }),
             },
             &mut out,
         );
@@ -262,6 +480,27 @@ pub fn plan(cfg: &Config) -> Vec<Planned> {
                 target: path.display().to_string(),
                 role: Role::Disk,
                 spec: ProbeSpec::Disk(system::DiskSpec { path }),
+            },
+            &mut out,
+        );
+    }
+    let mut names: Vec<String> = cfg
+        .upstreams
+        .iter()
+        .filter_map(|u| u.process.clone())
+        .chain(cfg.processes.iter().filter_map(|p| p.pattern.clone()))
+        .collect();
+    names.dedup();
+    if cfg.agent.discover || !names.is_empty() {
+        push(
+            Planned {
+                id: "host:oom".to_string(),
+                target: "kernel log: OOM kills".to_string(),
+                role: Role::Oom,
+                spec: ProbeSpec::Oom(oom::OomSpec {
+                    window: OOM_WINDOW,
+                    names,
+                }),
             },
             &mut out,
         );
@@ -340,7 +579,7 @@ mod tests {
             upstream("app", "http://127.0.0.1:3000/health"),
             upstream("api", "http://localhost:3000/"),
         ];
-        let ids: Vec<String> = plan(&cfg).into_iter().map(|p| p.id).collect();
+        let ids: Vec<String> = plan(&cfg, None).into_iter().map(|p| p.id).collect();
         assert_eq!(
             ids,
             [
@@ -351,6 +590,7 @@ mod tests {
                 "port:3000",
                 "host:system",
                 "host:disk:/",
+                "host:oom",
                 "host:listeners"
             ]
         );

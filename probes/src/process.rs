@@ -21,7 +21,14 @@ pub struct ProcessSpec {
     pub pattern: Option<String>,
     /// A pidfile naming the process.
     pub pidfile: Option<PathBuf>,
+    /// Scan again after this long and report restarts in between (the
+    /// crash-loop evidence); `None` scans once.
+    pub watch: Option<std::time::Duration>,
 }
+
+/// With a watch asked for, processes older than this are not watched: a
+/// crash loop shows as a process younger than this.
+pub const WATCH_IF_YOUNGER_THAN_SECS: u64 = 60;
 
 /// A process's scheduler state, from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +146,28 @@ const PIDFILE_MAX_BYTES: u64 = 4096;
 /// process itself, never kernel threads. The `/proc` reads run on the
 /// blocking pool.
 pub async fn run(spec: &ProcessSpec, ctx: &ProbeContext) -> ProcessObservation {
-    let _ = ctx;
+    if let Some(watch) = spec.watch {
+        // Watch only when a restart is plausible: nothing alive, or a
+        // process that started moments ago. A steady process is not held.
+        let once = ProcessSpec {
+            watch: None,
+            ..spec.clone()
+        };
+        let first = Box::pin(run(&once, ctx)).await;
+        let live: Vec<&ProcessInfo> = first
+            .processes
+            .iter()
+            .filter(|p| p.state != ProcState::Zombie)
+            .collect();
+        if !live.is_empty()
+            && live
+                .iter()
+                .all(|p| p.uptime_secs >= WATCH_IF_YOUNGER_THAN_SECS)
+        {
+            return first;
+        }
+        return run_watched(spec, watch, ctx).await;
+    }
     let spec = spec.clone();
     match tokio::task::spawn_blocking(move || observe(&spec)).await {
         Ok(obs) => obs,

@@ -42,6 +42,7 @@ async fn by_pattern(pattern: &str) -> ProcessObservation {
     let spec = ProcessSpec {
         pattern: Some(pattern.to_string()),
         pidfile: None,
+        watch: None,
     };
     process::run(&spec, &ProbeContext::default()).await
 }
@@ -50,6 +51,7 @@ async fn by_pidfile(path: PathBuf) -> ProcessObservation {
     let spec = ProcessSpec {
         pattern: None,
         pidfile: Some(path),
+        watch: None,
     };
     process::run(&spec, &ProbeContext::default()).await
 }
