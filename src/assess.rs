@@ -263,18 +263,15 @@ fn proxy(p: &why5xx_probes::proxy::ProxyObservation) -> Assessment {
         return verdict(Status::Unknown, f.detail.clone());
     }
     let targets = p.forward_targets();
+    let config = p
+        .config
+        .as_ref()
+        .map_or(String::new(), |c| c.display().to_string());
     let mut s = match &p.master {
-        Some(m) => format!("{kind} master pid {}", m.pid),
-        None => format!("{kind} (not running)"),
+        Some(m) => format!("{kind} master pid {}, config {config}", m.pid),
+        None => format!("{kind} not running; config {config}"),
     };
-    let _ = write!(
-        s,
-        ", {} forwarding to {} upstream address(es)",
-        p.config
-            .as_ref()
-            .map_or(String::new(), |c| c.display().to_string()),
-        targets.len()
-    );
+    let _ = write!(s, ": {} upstream target(s)", targets.len());
     let mut status = Status::Ok;
     if !p.changed_after_start.is_empty() {
         status = Status::Warning;

@@ -1,14 +1,23 @@
-//! Rule tests on observation fixtures: a TOML file holds a config and the
-//! observations of each probe; the rules run on them with no network.
+//! Rule tests on observation fixtures: a config and the observations of each
+//! probe go in, the ranked causes come out — no network, no processes.
 //!
-//! ```toml
-//! expect = ["upstream-not-running"]       # causes at warning or above, ranked
-//! config = """ ...a why5xx config... """
-//! [[probe]]
-//! id = "upstream:app"
-//! kind = "http"
-//! observations = { failure = { kind = "refused", phase = "connect", detail = "..." } }
-//! ```
+//! Two forms, both in `tests/fixtures/rules/`:
+//!
+//! - hand-written TOML, for cases one machine cannot reproduce and for the
+//!   ambiguous pairs:
+//!
+//!   ```toml
+//!   expect = ["upstream-not-running"]       # causes at warning or above, ranked
+//!   config = """ ...a why5xx config... """
+//!   [[probe]]
+//!   id = "upstream:app"
+//!   kind = "http"
+//!   observations = { failure = { kind = "refused", phase = "connect", detail = "..." } }
+//!   ```
+//!
+//! - JSON kept from a failure-lab run (`WHY5XX_LAB_FIXTURES=DIR`): the
+//!   scenario's config and the real report its run produced, so the rules
+//!   are tested on what real probes observed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,54 +36,82 @@ struct Fixture {
     config: String,
     #[serde(default)]
     probe: Vec<FixtureProbe>,
+    /// Lab fixtures: the scenario's name.
+    #[serde(default)]
+    scenario: Option<String>,
+    /// Lab fixtures: the whole report; its `probes` are the observations.
+    #[serde(default)]
+    report: Option<LabReport>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+struct LabReport {
+    probes: Vec<FixtureProbe>,
+}
+
+#[derive(Deserialize)]
 struct FixtureProbe {
     id: String,
     kind: String,
     #[serde(default)]
-    observations: Option<toml::Value>,
+    observations: Option<serde_json::Value>,
     #[serde(default)]
     error: Option<String>,
     #[serde(default)]
     duration_ms: u64,
 }
 
-/// The runs a fixture describes, with the config they were planned from.
-pub fn runs_from_toml(text: &str) -> (crate::config::Config, Vec<ProbeRun>, Vec<String>) {
-    let fx: Fixture = toml::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"));
+/// The runs a fixture describes, with the config they were planned from
+/// and the causes it expects.
+pub fn runs_from_fixture(
+    text: &str,
+    json: bool,
+) -> (crate::config::Config, Vec<ProbeRun>, Vec<String>) {
+    let fx: Fixture = if json {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"))
+    } else {
+        toml::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"))
+    };
     let cfg = crate::config::parse(&fx.config, Path::new("fixture.toml"))
         .unwrap_or_else(|e| panic!("fixture config: {e}"));
-    let proxy = fx.probe.iter().find(|p| p.kind == "proxy").and_then(|p| {
-        let tagged =
-            serde_json::json!({ "kind": "proxy", "observations": p.observations.clone()? });
-        match serde_json::from_value(tagged) {
-            Ok(Observation::Proxy(o)) => Some(o),
+    let mut probes = fx.probe;
+    if let Some(r) = fx.report {
+        probes.extend(r.probes);
+    }
+    let observation = |p: &FixtureProbe| -> Option<Observation> {
+        let o = p.observations.clone()?;
+        let tagged = serde_json::json!({ "kind": p.kind, "observations": o });
+        Some(
+            serde_json::from_value(tagged)
+                .unwrap_or_else(|e| panic!("fixture probe {} observations: {e}", p.id)),
+        )
+    };
+    let proxy = probes
+        .iter()
+        .find(|p| p.kind == "proxy")
+        .and_then(|p| match observation(p) {
+            Some(Observation::Proxy(o)) => Some(o),
             _ => None,
-        }
-    });
+        });
     let mut planned = crate::plan::plan_discovery(&cfg);
     planned.extend(crate::plan::plan(&cfg, proxy.as_ref()));
-    let runs = fx
-        .probe
-        .into_iter()
+    let runs = probes
+        .iter()
         .map(|p| {
             let planned = planned
                 .iter()
                 .find(|x| x.id == p.id)
-                .unwrap_or_else(|| panic!("fixture probe {} is not planned by its config", p.id))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "fixture probe {} is not planned by its config ({:?})",
+                        p.id, fx.scenario
+                    )
+                })
                 .clone();
             assert_eq!(planned.spec.kind(), p.kind, "fixture probe {} kind", p.id);
-            let outcome = match (p.observations, p.error) {
-                (_, Some(e)) => Outcome::Unfinished(e),
-                (Some(o), None) => {
-                    let tagged = serde_json::json!({ "kind": p.kind, "observations": o });
-                    let obs: Observation = serde_json::from_value(tagged)
-                        .unwrap_or_else(|e| panic!("fixture probe {} observations: {e}", p.id));
-                    Outcome::Observed(obs)
-                }
+            let outcome = match (&p.error, observation(p)) {
+                (Some(e), _) => Outcome::Unfinished(e.clone()),
+                (None, Some(o)) => Outcome::Observed(o),
                 (None, None) => panic!("fixture probe {} needs observations or error", p.id),
             };
             ProbeRun {
@@ -87,9 +124,13 @@ pub fn runs_from_toml(text: &str) -> (crate::config::Config, Vec<ProbeRun>, Vec<
     (cfg, runs, fx.expect)
 }
 
-/// Run the rules on a fixture and return the findings, ranked.
+/// Run the rules on a TOML fixture and return the findings, ranked.
 pub fn facts_from_toml(text: &str) -> Vec<Finding> {
-    let (cfg, runs, _) = runs_from_toml(text);
+    findings_of(text, false)
+}
+
+fn findings_of(text: &str, json: bool) -> Vec<Finding> {
+    let (cfg, runs, _) = runs_from_fixture(text, json);
     let assessed: Vec<_> = runs
         .iter()
         .map(|r| crate::assess::assess(r, &cfg.host))
@@ -105,21 +146,34 @@ pub fn facts_from_toml(text: &str) -> Vec<Finding> {
 fn every_fixture_gives_its_expected_causes() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
+    let mut failures = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let json = match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => false,
+            Some("json") => true,
+            _ => continue,
+        };
         let text = std::fs::read_to_string(&path).unwrap();
-        let (_, _, expect) = runs_from_toml(&text);
-        let found: Vec<String> = facts_from_toml(&text)
+        let (_, _, expect) = runs_from_fixture(&text, json);
+        let found: Vec<String> = findings_of(&text, json)
             .into_iter()
             .filter(|f| f.severity >= Severity::Warning)
             .map(|f| f.cause.id().to_string())
             .collect();
-        assert_eq!(found, expect, "{}", path.display());
+        if found != expect {
+            failures.push(format!(
+                "{}: expected {expect:?}, got {found:?}",
+                path.display()
+            ));
+        }
         checked += 1;
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(
         checked >= 5,
         "only {checked} fixtures found in {}",

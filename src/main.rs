@@ -171,6 +171,14 @@ fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
             Some(why5xx_probes::Observation::Proxy(p)) => Some(p.clone()),
             _ => None,
         });
+        // The id names the proxy found (`proxy:nginx`), not the search.
+        if let Some(kind) = proxy.as_ref().and_then(|p| p.kind) {
+            for r in &mut runs {
+                if matches!(r.planned.role, plan::Role::Proxy) {
+                    r.planned.id = format!("proxy:{}", kind.name());
+                }
+            }
+        }
         let planned = plan::plan(&cfg, proxy.as_ref());
         tracing::info!("{} probes planned", planned.len() + runs.len());
         let left = deadline.saturating_sub(clock.elapsed());

@@ -1229,7 +1229,7 @@ fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
             }
             Address::Unix { path } => {
                 let missing = f.proxy_errors(Pe::UnixSocketMissing, None);
-                if missing == 0 || path.exists() {
+                if missing == 0 {
                     continue;
                 }
                 let mut finding = Finding::new(
@@ -1615,7 +1615,7 @@ fn maintenance(f: &Facts) -> Vec<Finding> {
         if h.status != Some(503) {
             continue;
         }
-        let body = String::from_utf8_lossy(&h.body).to_ascii_lowercase();
+        let body = h.body_excerpt.to_ascii_lowercase();
         let says = body.contains("maintenance");
         if h.headers.retry_after.is_none() && !says {
             continue;
@@ -1732,6 +1732,18 @@ fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
                 .remedy(fix),
             );
         }
+    }
+    // The kernel killed processes for memory, and no configured process
+    // names say whose they were (a zero-config run): still worth knowing.
+    if let Some((oid, o)) = f.oom()
+        && o.matched.is_empty()
+        && let Some(last) = o.events.last()
+    {
+        out.push(
+            Finding::new(Cause::ResourceExhaustion, sev.min(Severity::Warning), 0.5, format!("The kernel killed {} process(es) for memory in the last {} min", o.events.len(), o.window_secs / 60))
+                .evidence(oid, format!("last {}: pid {} ({}), anon-rss {} kB{}", clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0), last.cgroup.as_deref().map(|c| format!(", cgroup {c}")).unwrap_or_default()))
+                .remedy("See which services were hit: journalctl -k | grep -iE 'killed process|oom-kill'; check their memory limits (MemoryMax) against their peak, or add memory"),
+        );
     }
     // The host itself.
     if let Some((sid, s)) = f.system() {

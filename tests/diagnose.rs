@@ -241,3 +241,68 @@ async fn output_file_is_written_atomically_and_secrets_stay_out() {
         "only the config and the report: {leftovers:?}"
     );
 }
+
+/// On a box running nginx in front of an application, a run with no
+/// arguments finds the proxy, probes its upstream directly and reads its
+/// error log.
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_config_discovers_nginx_and_its_upstream() {
+    let app = support::http_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    )
+    .await;
+    let dead = support::refused_addr();
+    let nginx = support::Nginx::start(&format!(
+        "upstream app {{ server {app}; }}\n\
+         server {{ listen 127.0.0.1:{{port}}; location / {{ proxy_pass http://app; }} location /old/ {{ proxy_pass http://{dead}; }} }}"
+    ));
+    // Traffic to the dead location so the error log has something to say.
+    let url = nginx.url("/old/x");
+    tokio::task::spawn_blocking(move || support::get_status(&url))
+        .await
+        .unwrap();
+
+    let (_, out, _) = run(vec!["--format".into(), "json".into()]).await;
+    let r = json(&out);
+    let probes = r["probes"].as_array().unwrap();
+    let proxy = probes
+        .iter()
+        .find(|p| p["id"] == "proxy:nginx")
+        .unwrap_or_else(|| panic!("no proxy probe: {out}"));
+    let obs = &proxy["observations"];
+    if obs["masters_running"] != 1 {
+        // Another nginx runs on this host (a system one): discovery picks the
+        // oldest, which is not ours; only the general shape can be checked.
+        assert!(obs["master"]["pid"].is_u64(), "{proxy}");
+        return;
+    }
+    assert_eq!(obs["master"]["pid"], nginx.pid(), "{proxy}");
+    let get = |id: String| {
+        probes
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} probe: {out}"))
+    };
+    let up = get(format!("upstream:{app}"));
+    assert_eq!(up["observations"]["status"], 200, "{up}");
+    assert_eq!(up["target"], format!("http://{app}/"));
+    let down = get(format!("upstream:{dead}"));
+    assert_eq!(down["observations"]["failure"]["kind"], "refused", "{down}");
+    let log = get("log:proxy".to_string());
+    assert_eq!(log["target"], nginx.error_log().display().to_string());
+    let kinds: Vec<&str> = log["observations"]["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"connect_refused"), "{log}");
+    // The refused upstream is named as a cause.
+    let causes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cause"].as_str().unwrap())
+        .collect();
+    assert!(causes.contains(&"upstream-not-running"), "{causes:?}");
+}

@@ -435,6 +435,23 @@ impl Lab {
             self.config_text(),
             String::from_utf8_lossy(&out.stderr)
         );
+        // With WHY5XX_LAB_FIXTURES=DIR, keep the run as a rule fixture: the
+        // config, the real observations and the causes they gave.
+        if let Some(dir) = std::env::var_os("WHY5XX_LAB_FIXTURES") {
+            let causes: Vec<&str> = findings
+                .iter()
+                .filter(|f| matches!(f["severity"].as_str(), Some("warning" | "critical")))
+                .filter_map(|f| f["cause"].as_str())
+                .collect();
+            let fixture = serde_json::json!({
+                "scenario": self.name,
+                "expect": causes,
+                "config": self.config_text(),
+                "report": report,
+            });
+            let path = std::path::Path::new(&dir).join(format!("lab-{}.json", self.name));
+            std::fs::write(path, serde_json::to_string_pretty(&fixture).unwrap()).unwrap();
+        }
         report
     }
 }
