@@ -2,6 +2,7 @@
 //! the evidence and what to do next. This file wires the stages together:
 //! CLI → config → plan → runner → assessment → rules → report.
 
+mod agent;
 mod assess;
 mod causes;
 mod cli;
@@ -17,8 +18,6 @@ mod runner;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Parser;
@@ -149,52 +148,13 @@ fn effective_config(args: &DiagnoseArgs) -> anyhow::Result<Config> {
 
 fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let cfg = effective_config(args)?;
-    let started = SystemTime::now();
-    let clock = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let ctx = Arc::new(why5xx_probes::ProbeContext::new(cfg.ca_files.clone()));
-    let deadline = cfg.agent.deadline;
-    let concurrency = cfg.agent.concurrency;
-    let runs = runtime.block_on(async {
-        // Discovery first: what the proxy forwards to decides what else runs.
-        let mut runs = runner::run(
-            plan::plan_discovery(&cfg),
-            Arc::clone(&ctx),
-            concurrency,
-            deadline,
-        )
-        .await;
-        let proxy = runs.iter().find_map(|r| match r.observation() {
-            Some(why5xx_probes::Observation::Proxy(p)) => Some(p.clone()),
-            _ => None,
-        });
-        // The id names the proxy found (`proxy:nginx`), not the search.
-        if let Some(kind) = proxy.as_ref().and_then(|p| p.kind) {
-            for r in &mut runs {
-                if matches!(r.planned.role, plan::Role::Proxy) {
-                    r.planned.id = format!("proxy:{}", kind.name());
-                }
-            }
-        }
-        let planned = plan::plan(&cfg, proxy.as_ref());
-        tracing::info!("{} probes planned", planned.len() + runs.len());
-        let left = deadline.saturating_sub(clock.elapsed());
-        runs.extend(runner::run(planned, ctx, concurrency, left).await);
-        runs
-    });
+    let report = runtime.block_on(agent::diagnose(&cfg));
     // Blocking reads stuck on a sick filesystem must not hold the exit.
     runtime.shutdown_background();
-
-    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, &cfg.host)).collect();
-    let findings = rules::diagnose(&rules::Facts {
-        runs: &runs,
-        assessed: &assessed,
-        cfg: &cfg,
-    });
-    let report = report::Report::new(started, clock.elapsed(), &runs, &assessed, findings);
 
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
