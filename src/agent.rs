@@ -16,7 +16,16 @@ pub async fn diagnose(cfg: &Config) -> Report {
     let clock = Instant::now();
     let ctx = Arc::new(why5xx_probes::ProbeContext::new(cfg.ca_files.clone()));
     let deadline = cfg.agent.deadline;
-    let concurrency = cfg.agent.concurrency;
+    // A low `ulimit -n` on a sick box means fewer probes at once, not
+    // "too many open files" failures mistaken for the outage's cause.
+    let concurrency =
+        runner::fd_capped_concurrency(cfg.agent.concurrency, runner::open_files_soft_limit());
+    if concurrency < cfg.agent.concurrency {
+        tracing::info!(
+            "concurrency reduced from {} to {concurrency} by the open files limit (ulimit -n)",
+            cfg.agent.concurrency
+        );
+    }
 
     // Discovery first: what the proxy forwards to decides what else runs.
     let mut runs = runner::run(

@@ -28,6 +28,18 @@ pub enum Command {
     },
     /// List every cause id with its guide section and status codes.
     Rules,
+    /// Prometheus exporter: run the configured diagnosis on each scrape of /metrics.
+    Serve(crate::serve::ServeArgs),
+    /// Print a starter config built from what discovery finds on this host.
+    Init(crate::init::InitArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,6 +74,9 @@ pub struct DiagnoseArgs {
     /// Only errors on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// A previous JSON report: also report what changed since.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// Report formats.
@@ -71,6 +86,12 @@ pub enum Format {
     Text,
     /// The SPEC.md report, for cron and CI.
     Json,
+    /// Prometheus text exposition, for `node_exporter`'s textfile collector.
+    Prometheus,
+    /// `JUnit` XML, for CI servers: a test case per probe and per finding.
+    Junit,
+    /// Nagios/Icinga plugin output: status line, perfdata, exit code.
+    Nagios,
 }
 
 /// Exit-code threshold.

@@ -4,6 +4,7 @@
 
 mod agent;
 mod assess;
+mod baseline;
 mod causes;
 mod cli;
 mod config;
@@ -11,10 +12,12 @@ mod facts;
 mod findings;
 #[cfg(test)]
 mod fixtures;
+mod init;
 mod plan;
 mod report;
 mod rules;
 mod runner;
+mod serve;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -59,12 +62,19 @@ fn main() -> ExitCode {
         Some(Command::Diagnose(a)) => a.clone(),
         _ => cli.diagnose.clone(),
     };
-    init_tracing(args.verbose, args.quiet);
+    match &cli.command {
+        Some(Command::Serve(s)) => init_tracing(s.verbose, s.quiet),
+        _ => init_tracing(args.verbose, args.quiet),
+    }
 
     let result = match cli.command {
         None | Some(Command::Diagnose(_)) => diagnose(&args),
         Some(Command::CheckConfig { file }) => check_config(&file),
         Some(Command::Rules) => Ok(list_rules()),
+        Some(Command::Serve(s)) => serve_metrics(&s),
+        Some(Command::Init(a)) => Ok(init::run(&a)),
+        Some(Command::Completions { shell }) => Ok(completions(shell)),
+        Some(Command::Man) => man_page(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -123,6 +133,7 @@ fn effective_config(args: &DiagnoseArgs) -> anyhow::Result<Config> {
             timeout: cfg.agent.timeout,
             tls_warn: config::DEFAULT_TLS_WARN,
             slow: None,
+            follow_redirects: 0,
         });
     }
     if let Some(t) = args.timeout {
@@ -148,13 +159,18 @@ fn effective_config(args: &DiagnoseArgs) -> anyhow::Result<Config> {
 
 fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<u8> {
     let cfg = effective_config(args)?;
+    // A bad baseline is exit 3 before anything is probed.
+    let baseline = args.baseline.as_deref().map(baseline::load).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(agent::diagnose(&cfg));
+    let mut report = runtime.block_on(agent::diagnose(&cfg));
     // Blocking reads stuck on a sick filesystem must not hold the exit.
     runtime.shutdown_background();
+    if let Some(b) = &baseline {
+        report.changes = Some(baseline::compare(b, &report));
+    }
 
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
@@ -184,6 +200,33 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<u8> {
     let cfg = config::load(path)?;
     let probes = plan::plan(&cfg, None);
     println!("{}: OK ({} probes)", path.display(), probes.len());
+    Ok(EXIT_OK)
+}
+
+fn serve_metrics(args: &serve::ServeArgs) -> anyhow::Result<u8> {
+    let cfg = match &args.config {
+        Some(path) => config::load(path)?,
+        None => Config::default(),
+    };
+    serve::run(args, cfg)
+}
+
+fn completions(shell: clap_complete::Shell) -> u8 {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, "why5xx", &mut out);
+    let _ = out.flush();
+    EXIT_OK
+}
+
+fn man_page() -> anyhow::Result<u8> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut buf)
+        .context("rendering the man page")?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&buf).and_then(|()| out.flush());
     Ok(EXIT_OK)
 }
 

@@ -138,6 +138,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         let mut spec = http::HttpSpec::new(e.url.clone(), e.timeout);
         spec.resolve = e.resolve;
         spec.headers = header_pairs(&e.headers);
+        spec.follow_redirects = e.follow_redirects;
         push(
             Planned {
                 id: format!("endpoint:{}", e.name),

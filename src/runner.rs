@@ -17,6 +17,31 @@ use crate::plan::Planned;
 /// off (a probe enforces its timeout itself; this is the backstop).
 const GRACE: Duration = Duration::from_millis(50);
 
+/// File descriptors kept back from `RLIMIT_NOFILE` for the runtime, stdio,
+/// the trust store and the resolver before sizing concurrency by it.
+pub const RESERVED_FDS: u64 = 32;
+/// Descriptors one probe in flight may hold at once (a socket and a file,
+/// or a connection and its resolver's).
+pub const FDS_PER_PROBE: u64 = 2;
+
+/// `requested` capped so that the probes in flight cannot run out of file
+/// descriptors under the soft `RLIMIT_NOFILE` `soft_limit` (`None`:
+/// unlimited): at most `(soft_limit - RESERVED_FDS) / FDS_PER_PROBE`, and
+/// never below 1. A low `ulimit -n` makes the run slower, not wrong.
+pub fn fd_capped_concurrency(requested: usize, soft_limit: Option<u64>) -> usize {
+    let Some(limit) = soft_limit else {
+        return requested.max(1);
+    };
+    let cap = limit.saturating_sub(RESERVED_FDS) / FDS_PER_PROBE;
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX).max(1);
+    requested.clamp(1, cap)
+}
+
+/// This process's soft `RLIMIT_NOFILE`; `None` when unlimited.
+pub fn open_files_soft_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
 /// How a probe ended.
 #[derive(Debug, Clone)]
 #[expect(clippy::large_enum_variant, reason = "one per probe, built once")]
@@ -214,6 +239,17 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["ok", "panics", "hangs-past-timeout", "hangs-past-deadline"]
         );
+    }
+
+    #[test]
+    fn concurrency_is_capped_by_the_open_files_limit() {
+        assert_eq!(fd_capped_concurrency(64, None), 64);
+        assert_eq!(fd_capped_concurrency(64, Some(1_048_576)), 64);
+        assert_eq!(fd_capped_concurrency(64, Some(64)), 16);
+        assert_eq!(fd_capped_concurrency(64, Some(1024)), 64);
+        assert_eq!(fd_capped_concurrency(8, Some(64)), 8);
+        assert_eq!(fd_capped_concurrency(64, Some(20)), 1);
+        assert_eq!(fd_capped_concurrency(0, None), 1);
     }
 
     #[tokio::test]

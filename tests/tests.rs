@@ -8,4 +8,6 @@ mod support;
 
 mod cli;
 mod diagnose;
+mod formats;
 mod lab;
+mod modes;

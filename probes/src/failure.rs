@@ -115,6 +115,8 @@ impl Failure {
             }
             K::PermissionDenied => FailureKind::PermissionDenied,
             K::NotFound => FailureKind::NotFound,
+            // A read budget ran out (`net::ReadBudget`).
+            K::FileTooLarge => FailureKind::LimitExceeded,
             _ => FailureKind::Other,
         };
         Self::new(kind, phase, format!("{what}: {err}"))

@@ -127,6 +127,76 @@ pub(crate) async fn connect(
     Err(last)
 }
 
+/// A stream that fails reads once `left` bytes have been read: a hostile
+/// peer declaring a 2 GB message cannot make a probe buffer it. The error is
+/// of kind `FileTooLarge`, which [`Failure::from_io`] classifies as
+/// [`FailureKind::LimitExceeded`].
+#[derive(Debug)]
+pub(crate) struct ReadBudget<S> {
+    inner: S,
+    left: u64,
+    limit: u64,
+}
+
+impl<S> ReadBudget<S> {
+    /// Allow at most `limit` bytes to be read from `inner`.
+    pub(crate) fn new(inner: S, limit: u64) -> Self {
+        Self {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ReadBudget<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.left == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("the peer sent more than {} bytes", this.limit),
+            )));
+        }
+        let n = if buf.remaining() as u64 <= this.left {
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            buf.filled().len() - before
+        } else {
+            // Near the end of the budget: read only what is left of it.
+            let mut room = vec![0u8; usize::try_from(this.left).unwrap_or(0)];
+            let mut small = ReadBuf::new(&mut room);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut small))?;
+            buf.put_slice(small.filled());
+            small.filled().len()
+        };
+        this.left = this.left.saturating_sub(n as u64);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ReadBudget<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 #[derive(Debug, Default)]
 struct TapState {
     /// The first bytes the peer ever sent.

@@ -22,6 +22,10 @@ use crate::{Failure, FailureKind, Millis, Phase, ProbeContext, net, redact};
 
 /// The port when the URL names none.
 pub const DEFAULT_PORT: u16 = 5432;
+/// Most bytes read from the server in one probe (login, `SELECT 1` and the
+/// statistics are a few KiB); past it the probe fails with
+/// [`FailureKind::LimitExceeded`].
+pub const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
 /// Active queries older than this are reported as long-running by default.
 pub const DEFAULT_LONG_RUNNING: Duration = Duration::from_secs(5);
 /// Most sessions reported in each list.
@@ -257,7 +261,7 @@ async fn probe(
     if let Some(db) = &target.dbname {
         config.dbname(db);
     }
-    let (tap, seen) = net::Tap::new(stream);
+    let (tap, seen) = net::Tap::new(net::ReadBudget::new(stream, MAX_READ_BYTES));
     let t = Instant::now();
     let login = timeout_at(deadline, config.connect_raw(tap, NoTls)).await;
     obs.login = Some(t.elapsed().into());

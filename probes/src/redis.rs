@@ -16,7 +16,7 @@ use ::redis::{ServerError, Value};
 use combine::parser::combinator::AnySendSyncPartialState;
 use combine::stream::{Decoder, PointerOffset};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use url::{Host, Url};
@@ -25,6 +25,9 @@ use crate::{Failure, FailureKind, Millis, Phase, ProbeContext, net, redact};
 
 /// The port when the URL names none.
 pub const DEFAULT_PORT: u16 = 6379;
+/// Most bytes read for one reply (`INFO` is a few KiB); a longer reply is
+/// a [`FailureKind::LimitExceeded`].
+pub const MAX_REPLY_BYTES: u64 = 1024 * 1024;
 
 /// One Redis server to look at.
 #[derive(Debug, Clone)]
@@ -295,9 +298,21 @@ impl Conn {
                     return Err(Failure::from_io(&e, Phase::Request, &what));
                 }
             }
-            ::redis::parse_redis_value_async(&mut self.decoder, &mut self.stream)
-                .await
-                .map_err(|e| self.transport_failure(&e, &what))
+            // A hostile server's `$2000000000` must not become 2 GB here.
+            let mut limited = (&mut self.stream).take(MAX_REPLY_BYTES);
+            let reply = ::redis::parse_redis_value_async(&mut self.decoder, &mut limited).await;
+            let exhausted = limited.limit() == 0;
+            reply.map_err(|e| {
+                if exhausted {
+                    Failure::new(
+                        FailureKind::LimitExceeded,
+                        Phase::FirstByte,
+                        format!("{what}: reply larger than {MAX_REPLY_BYTES} bytes"),
+                    )
+                } else {
+                    self.transport_failure(&e, &what)
+                }
+            })
         };
         match timeout_at(deadline, exchange).await {
             Ok(result) => result,

@@ -20,6 +20,11 @@ pub use values::{parse_duration, parse_url};
 
 /// Largest config file read; anything bigger is surely not a config.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+/// Most entries of all the `[[...]]` sections together: each is at least
+/// one probe, and a run must stay light on a sick machine.
+pub const MAX_ENTRIES: usize = 1000;
+/// Most status codes in one `expect_status`.
+pub const MAX_EXPECT_STATUS: usize = 100;
 
 /// A config problem, printed as one line: `file:line:col: key: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,19 +41,33 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.col)?;
         if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", clip(key, MAX_KEY_SHOWN))?;
         }
-        // One line, whatever the underlying message looked like.
+        // One line, whatever the underlying message looked like, and short
+        // even when it echoes a 30 KB value.
         let msg = self
             .message
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        f.write_str(&msg)
+        f.write_str(&clip(&msg, MAX_MESSAGE_SHOWN))
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Most characters of a key shown in an error.
+const MAX_KEY_SHOWN: usize = 120;
+/// Most characters of an error message shown.
+const MAX_MESSAGE_SHOWN: usize = 300;
+
+/// `s` cut to `max` characters, with `…` when it was cut.
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
 
 // ---------------------------------------------------------------------------
 // Raw structs: exactly the keys of SPEC.md, unknown keys rejected.
@@ -79,7 +98,7 @@ struct RawConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawAgent {
     deadline: Option<Spanned<Dur>>,
     timeout: Option<Dur>,
@@ -88,7 +107,7 @@ struct RawAgent {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawEndpoint {
     name: Option<Spanned<Text>>,
     url: HttpUrl,
@@ -100,10 +119,11 @@ struct RawEndpoint {
     tls_warn: Option<Dur>,
     ca_file: Option<Text>,
     slow: Option<Dur>,
+    follow_redirects: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawUpstream {
     name: Option<Spanned<Text>>,
     url: HttpUrl,
@@ -120,7 +140,7 @@ struct RawUpstream {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawProxy {
     kind: Option<Spanned<Text>>,
     config: Option<Text>,
@@ -128,7 +148,7 @@ struct RawProxy {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawDependency {
     name: Spanned<Text>,
     url: DependencyUrl,
@@ -138,7 +158,7 @@ struct RawDependency {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawDns {
     name: Spanned<Text>,
     server: Option<Spanned<Text>>,
@@ -148,7 +168,7 @@ struct RawDns {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawTls {
     address: Spanned<Text>,
     server_name: Option<Text>,
@@ -158,7 +178,7 @@ struct RawTls {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawHost {
     disks: Option<Vec<Text>>,
     disk_warn: Option<Ratio>,
@@ -169,7 +189,7 @@ struct RawHost {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawProcess {
     name: Spanned<Text>,
     #[serde(rename = "match")]
@@ -179,14 +199,14 @@ struct RawProcess {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawMaintenance {
     #[serde(default)]
     flag_files: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table")]
 struct RawDeploy {
     path: Text,
     recent: Option<Dur>,
@@ -201,6 +221,8 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default number of probes in flight.
 pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Most redirects an endpoint may be told to follow.
+pub const MAX_FOLLOW_REDIRECTS: u8 = 20;
 /// Default certificate expiry warning window.
 pub const DEFAULT_TLS_WARN: Duration = Duration::from_secs(14 * 86_400);
 
@@ -256,6 +278,8 @@ pub struct Endpoint {
     pub timeout: Duration,
     pub tls_warn: Duration,
     pub slow: Option<Duration>,
+    /// Redirects to follow; 0 follows none.
+    pub follow_redirects: u8,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,12 +476,15 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         .get(offset..)
         .and_then(|a| a.find('\n'))
         .map_or(text.len(), |i| offset + i);
-    let line = text.get(line_start..line_end)?.trim();
+    let line = text
+        .get(line_start..line_end)?
+        .trim()
+        .trim_start_matches('\u{feff}');
     let table = text
         .get(..line_start)?
         .lines()
         .rev()
-        .map(str::trim)
+        .map(|l| l.trim().trim_start_matches('\u{feff}'))
         .find(|l| l.starts_with('['))
         .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
     if line.starts_with('[') {
@@ -483,6 +510,33 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
     let err =
         |span: std::ops::Range<usize>, message: String| located(text, path, span.start, message);
     let defaults = Config::default();
+
+    let entries = [
+        ("endpoint", raw.endpoint.len()),
+        ("upstream", raw.upstream.len()),
+        ("dependency", raw.dependency.len()),
+        ("dns", raw.dns.len()),
+        ("tls", raw.tls.len()),
+        ("process", raw.process.len()),
+        ("deploy", raw.deploy.len()),
+    ];
+    if entries.iter().map(|(_, n)| n).sum::<usize>() > MAX_ENTRIES {
+        let (section, _) = entries
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or(&("endpoint", 0));
+        let header = format!("[[{section}]]");
+        let at = text
+            .match_indices(&header)
+            .nth(MAX_ENTRIES / entries.len())
+            .map_or(0, |(i, _)| i);
+        return Err(located(
+            text,
+            path,
+            at,
+            format!("more than {MAX_ENTRIES} entries in [[...]] sections; split the config"),
+        ));
+    }
 
     let timeout = raw.agent.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
     let deadline = match raw.agent.deadline {
@@ -522,6 +576,17 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
             .check("endpoint", &name, e.name.as_ref().map(Spanned::span))
             .map_err(|(s, m)| err(s, m))?;
         if let Some(codes) = &e.expect_status
+            && codes.get_ref().len() > MAX_EXPECT_STATUS
+        {
+            return Err(err(
+                codes.span(),
+                format!(
+                    "{} status codes; at most {MAX_EXPECT_STATUS}",
+                    codes.get_ref().len()
+                ),
+            ));
+        }
+        if let Some(codes) = &e.expect_status
             && let Some(bad) = codes.get_ref().iter().find(|c| !(100..=599).contains(*c))
         {
             return Err(err(
@@ -538,6 +603,21 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
             })?),
             None => None,
         };
+        let follow_redirects = match e.follow_redirects {
+            Some(n) => u8::try_from(*n.get_ref())
+                .ok()
+                .filter(|n| *n <= MAX_FOLLOW_REDIRECTS)
+                .ok_or_else(|| {
+                    err(
+                        n.span(),
+                        format!(
+                            "{} is not between 0 and {MAX_FOLLOW_REDIRECTS}",
+                            n.get_ref()
+                        ),
+                    )
+                })?,
+            None => 0,
+        };
         ca_files.extend(e.ca_file.map(|t| PathBuf::from(t.0)));
         endpoints.push(Endpoint {
             name,
@@ -548,6 +628,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
             timeout: e.timeout.map_or(timeout, |d| d.0),
             tls_warn: e.tls_warn.map_or(DEFAULT_TLS_WARN, |d| d.0),
             slow: e.slow.map(|d| d.0),
+            follow_redirects,
         });
     }
 

@@ -2,7 +2,13 @@
 //! JSON of SPEC.md, and the atomic writer behind `--output`. Only reporters
 //! print.
 
+#[cfg(test)]
+mod formats;
 mod json;
+mod junit;
+mod measures;
+mod nagios;
+mod prometheus;
 mod text;
 
 use std::io::Write;
@@ -51,6 +57,9 @@ pub struct Report {
     pub status: Status,
     pub probes: Vec<ProbeReport>,
     pub findings: Vec<Finding>,
+    /// What changed since `--baseline` (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::baseline::Changes>,
 }
 
 impl Report {
@@ -98,6 +107,7 @@ impl Report {
             status,
             probes,
             findings,
+            changes: None,
         }
     }
 
@@ -145,6 +155,9 @@ pub fn render(
     match format {
         Format::Text => text::write(report, color, out),
         Format::Json => json::write(report, out),
+        Format::Prometheus => prometheus::write(report, out),
+        Format::Junit => junit::write(report, out),
+        Format::Nagios => nagios::write(report, out),
     }
 }
 

@@ -120,6 +120,10 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
         writeln!(out)?;
     }
 
+    if let Some(c) = &r.changes {
+        write_changes(c, &r.host, &p, out)?;
+    }
+
     let idw = r
         .probes
         .iter()
@@ -151,4 +155,83 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
         )?;
     }
     Ok(())
+}
+
+/// The "Since the baseline" section of `--baseline`.
+fn write_changes(
+    c: &crate::baseline::Changes,
+    host: &str,
+    p: &Paint,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let other_host = if c.baseline_host == host {
+        String::new()
+    } else {
+        format!(", from host {}", c.baseline_host)
+    };
+    let head = format!(
+        "Since the baseline ({}, {}{other_host})",
+        c.baseline_started_at,
+        c.baseline_status.as_str()
+    );
+    if c.is_empty() {
+        writeln!(out, "{}: nothing changed.", p.bold(&head))?;
+        return writeln!(out);
+    }
+    writeln!(out, "{}", p.bold(&head))?;
+    for f in &c.new_findings {
+        writeln!(
+            out,
+            "   + new      {}  {}  {}",
+            f.cause,
+            p.severity(f.severity),
+            f.title
+        )?;
+    }
+    for f in &c.gone_findings {
+        writeln!(
+            out,
+            "   - gone     {}  was {}  {}",
+            f.cause,
+            p.severity(f.severity),
+            f.title
+        )?;
+    }
+    for f in &c.changed_findings {
+        writeln!(
+            out,
+            "   ~ finding  {}  {} → {}",
+            f.cause,
+            p.severity(f.before),
+            p.severity(f.after)
+        )?;
+    }
+    let status = |s: Option<Status>| s.map_or_else(|| "absent".to_string(), |s| p.status(s));
+    for x in &c.probes {
+        writeln!(
+            out,
+            "   ~ probe    {}  {} → {}",
+            x.probe,
+            status(x.before),
+            status(x.after)
+        )?;
+    }
+    for x in &c.first_byte {
+        writeln!(
+            out,
+            "   ~ latency  {}  first byte {:.0} ms → {:.0} ms",
+            x.probe, x.before_ms, x.after_ms
+        )?;
+    }
+    for d in &c.disks {
+        writeln!(
+            out,
+            "   ~ disk     {}  {} used {:.0}% → {:.0}%",
+            d.probe,
+            d.measure,
+            d.before * 100.0,
+            d.after * 100.0
+        )?;
+    }
+    writeln!(out)
 }
