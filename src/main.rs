@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         _ => init_tracing(args.verbose, args.quiet),
     }
 
+    let diagnosing = matches!(cli.command, None | Some(Command::Diagnose(_)));
     let result = match cli.command {
         None | Some(Command::Diagnose(_)) => diagnose(&args),
         Some(Command::CheckConfig { file }) => check_config(&file),
@@ -80,6 +81,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("why5xx: {e:#}");
+            // A Nagios plugin says UNKNOWN on stdout: that is what the
+            // monitoring system shows.
+            if diagnosing && args.format == cli::Format::Nagios {
+                println!("WHY5XX UNKNOWN - {e:#}");
+            }
             ExitCode::from(EXIT_UNKNOWN)
         }
     }

@@ -125,3 +125,16 @@ fn check_config_accepts_the_example_and_locates_errors() {
     // The same errors stop a diagnosis with exit 3.
     why5xx().args(["--config"]).arg(&bad).assert().code(3);
 }
+
+#[test]
+fn nagios_format_says_unknown_on_stdout_when_the_agent_cannot_run() {
+    let out = why5xx()
+        .args(["--format", "nagios", "--config", "/nonexistent/why5xx.toml"])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("WHY5XX UNKNOWN - "), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
