@@ -10,7 +10,7 @@ use crate::support;
 
 /// Run why5xx with `args` (blocking, off the async runtime) and return the
 /// exit code, stdout and how long it took.
-async fn run(args: Vec<String>) -> (i32, String, Duration) {
+pub(crate) async fn run(args: Vec<String>) -> (i32, String, Duration) {
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("why5xx"))

@@ -22,25 +22,10 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Run why5xx with `args` (blocking, off the async runtime): exit code and stdout.
+/// Run why5xx with `args`: exit code and stdout.
 async fn run(args: Vec<String>) -> (i32, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("why5xx"))
-            .args(&args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !stderr.is_empty() {
-            eprintln!("why5xx stderr: {stderr}");
-        }
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
+    let (code, out, _) = crate::diagnose::run(args).await;
+    (code, out)
 }
 
 /// Run `program args` with `input` on stdin: success and everything it said.
