@@ -48,11 +48,20 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let msg = e.render().to_string();
+            // The first paragraph, on one line: clap puts what is missing
+            // (`<FILE>`) on the lines after "not provided:".
             let first = msg
                 .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let first = first.trim_start_matches("error: ");
+            let first = if first.is_empty() {
+                "invalid arguments"
+            } else {
+                first
+            };
             eprintln!("why5xx: {first} (see why5xx --help)");
             return ExitCode::from(EXIT_UNKNOWN);
         }

@@ -1773,9 +1773,14 @@ fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
         if let Some(l) = s.load {
             let per_core = l.one / f64::from(s.cpus.max(1));
             let stalled = s.pressure.and_then(|p| p.cpu_some).unwrap_or(0.0);
-            if per_core > f.cfg.host.load_warn && (failing || stalled > 50.0) {
+            if per_core > f.cfg.host.load_warn {
                 out.push(
-                    Finding::new(Cause::ResourceExhaustion, sev, 0.55, "The host's CPUs are saturated")
+                                        Finding::new(
+                        Cause::ResourceExhaustion,
+                        sev,
+                        if failing || stalled > 50.0 { 0.55 } else { 0.35 },
+                        "The host's CPUs are saturated",
+                    )
                         .evidence(sid, format!("load {:.2} per core over {} core(s); CPU pressure (some, avg10) {stalled:.0}%", per_core, s.cpus))
                         .remedy("Find what burns CPU: top -o %CPU (or pidstat 1 5); scale out, or stop the runaway process"),
                 );

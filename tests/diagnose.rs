@@ -93,7 +93,7 @@ async fn text_report_leads_with_the_verdict() {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
     let mut cfg = String::from(
-        "[agent]\ndeadline = \"2s\"\ntimeout = \"30s\"\ndiscover = false\n[host]\ndisks = [\"/\"]\n",
+        "[agent]\ndeadline = \"2s\"\ntimeout = \"30s\"\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n",
     );
     for i in 0..5 {
         let addr: SocketAddr = support::silent_server().await;
@@ -136,7 +136,7 @@ async fn stopped_upstream_is_named_not_running() {
     let path = write_config(
         &dir,
         &format!(
-            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[upstream]]\nname = \"app\"\nurl = \"http://{addr}/health\"\nprocess = \"why5xx-test-no-such-process\"\n"
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n[[upstream]]\nname = \"app\"\nurl = \"http://{addr}/health\"\nprocess = \"why5xx-test-no-such-process\"\n"
         ),
     );
     let (code, out, _) = run(vec![
@@ -179,7 +179,7 @@ async fn expired_certificate_on_an_endpoint_is_named() {
     let path = write_config(
         &dir,
         &format!(
-            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[endpoint]]\nname = \"shop\"\nurl = \"https://shop.test:{}/\"\nresolve = \"127.0.0.1\"\nca_file = \"{}\"\n",
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n[[endpoint]]\nname = \"shop\"\nurl = \"https://shop.test:{}/\"\nresolve = \"127.0.0.1\"\nca_file = \"{}\"\n",
             addr.port(),
             ca_path.display()
         ),
@@ -210,7 +210,7 @@ async fn output_file_is_written_atomically_and_secrets_stay_out() {
     let path = write_config(
         &dir,
         &format!(
-            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n[[endpoint]]\nname = \"api\"\nurl = \"http://user:hunter2@{addr}/x?token=sekrit&page=1\"\nheaders = {{ Authorization = \"Bearer s3cr3t-header\" }}\n"
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n[[endpoint]]\nname = \"api\"\nurl = \"http://user:hunter2@{addr}/x?token=sekrit&page=1\"\nheaders = {{ Authorization = \"Bearer s3cr3t-header\" }}\n"
         ),
     );
     let report = dir.path().join("report.json");

@@ -90,7 +90,7 @@ async fn setup(hanging: bool) -> Setup {
     .await;
     let refused = support::refused_addr();
     let mut config = format!(
-        "[agent]\ndiscover = false\n{}[host]\ndisks = [\"/\"]\n\
+        "[agent]\ndiscover = false\n{}[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n\
          [[endpoint]]\nname = \"ok\"\nurl = \"http://{ok}/health?token=sekrit\"\n\
          [[endpoint]]\nname = \"shop\"\nurl = \"https://shop.test:{}/\"\nresolve = \"127.0.0.1\"\nca_file = \"{}\"\n\
          [[upstream]]\nname = \"app\"\nurl = \"http://{refused}/health\"\nprocess = \"why5xx-test-no-such-process\"\n",

@@ -84,7 +84,7 @@ fn upstream_config(dir: &Path, upstream: SocketAddr) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[agent]\ndiscover = false\ndeadline = \"5s\"\n[host]\ndisks = [\"/\"]\n\
+            "[agent]\ndiscover = false\ndeadline = \"5s\"\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n\
              [[upstream]]\nname = \"app\"\nurl = \"http://{upstream}/health\"\n"
         ),
     )

@@ -6,8 +6,10 @@
 #[allow(dead_code)]
 mod support;
 
+mod badconfig;
 mod cli;
 mod diagnose;
 mod formats;
+mod hostile;
 mod lab;
 mod modes;

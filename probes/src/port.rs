@@ -80,11 +80,7 @@ impl SocketTable {
                     Ok(v) => (v.into_iter().map(|s| (s, 0)).collect(), false),
                     Err(e) => {
                         return Self {
-                            failure: Some(Failure::from_io(
-                                &e,
-                                Phase::Local,
-                                "read /proc/net/tcp",
-                            )),
+                            failure: Some(Failure::from_io(&e, Phase::Local, "read /proc/net/tcp")),
                             ..Self::default()
                         };
                     }

@@ -11,6 +11,7 @@ mod support;
 mod deps;
 mod dns;
 mod history;
+mod hostile;
 mod http;
 mod logs;
 mod port;

@@ -411,13 +411,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     if meta.is_dir() {
         return Err(at_start("is a directory, not a config file".to_string()));
     }
+    if !meta.is_file() {
+        // A FIFO would block the read forever, a device read without end.
+        return Err(at_start(
+            "not a regular file (a FIFO, socket or device)".to_string(),
+        ));
+    }
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(at_start(format!(
             "config is {} bytes; the limit is {MAX_CONFIG_BYTES} bytes",
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| at_start(format!("cannot read config: {e}")))?;
+    let bytes = read_regular(path).map_err(|e| at_start(format!("cannot read config: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(
             &String::from_utf8_lossy(e.as_bytes()),
@@ -432,6 +438,28 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         }
     })?;
     parse(&text, path)
+}
+
+/// Read at most [`MAX_CONFIG_BYTES`] of the regular file at `path`, opened
+/// non-blocking so that a FIFO swapped in after the check cannot hang us.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Parse and validate config text; `path` is only used in errors.
