@@ -13,3 +13,4 @@ mod formats;
 mod hostile;
 mod lab;
 mod modes;
+mod secrets;
