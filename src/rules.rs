@@ -1328,9 +1328,9 @@ fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                 Finding::new(Cause::TlsProtocolMismatch, Severity::Critical, 0.75, title).evidence(
                     pid,
                     format!(
-                        "{} {} at {}",
-                        if proxy_tls { "https" } else { "http" },
+                        "forwards with {} ({}) at {}",
                         t.raw,
+                        if proxy_tls { "TLS" } else { "plain HTTP" },
                         t.origin
                     ),
                 );
