@@ -145,16 +145,16 @@ const PIDFILE_MAX_BYTES: u64 = 4096;
 /// line matches `pattern`, and the one the pidfile names. Never this
 /// process itself, never kernel threads. The `/proc` reads run on the
 /// blocking pool.
-pub async fn run(spec: &ProcessSpec, ctx: &ProbeContext) -> ProcessObservation {
+pub async fn run(spec: &ProcessSpec, _ctx: &ProbeContext) -> ProcessObservation {
     if let Some(watch) = spec.watch {
         // Watch only when a restart is plausible: nothing alive, or a
         // process that started moments ago. A steady process is not held.
-        let once = ProcessSpec {
-            watch: None,
-            ..spec.clone()
+        let first = match first_scan(spec).await {
+            Ok(first) => first,
+            Err(obs) => return obs,
         };
-        let first = Box::pin(run(&once, ctx)).await;
         let live: Vec<&ProcessInfo> = first
+            .0
             .processes
             .iter()
             .filter(|p| p.state != ProcState::Zombie)
@@ -164,9 +164,9 @@ pub async fn run(spec: &ProcessSpec, ctx: &ProbeContext) -> ProcessObservation {
                 .iter()
                 .all(|p| p.uptime_secs >= WATCH_IF_YOUNGER_THAN_SECS)
         {
-            return first;
+            return first.0;
         }
-        return run_watched(spec, watch, ctx).await;
+        return finish_watch(spec, watch, first).await;
     }
     let spec = spec.clone();
     match tokio::task::spawn_blocking(move || observe(&spec)).await {
@@ -197,20 +197,34 @@ pub async fn run_watched(
     ctx: &ProbeContext,
 ) -> ProcessObservation {
     let _ = ctx;
-    let watch = watch.min(MAX_WATCH);
-    let first_spec = spec.clone();
-    let first = match local_blocking("process scan", move || observe_keyed(&first_spec)).await {
-        Ok(first) => first,
-        Err(failure) => {
-            return ProcessObservation {
-                failure: Some(failure),
-                ..ProcessObservation::default()
-            };
-        }
-    };
-    if first.0.failure.is_some() {
-        return first.0;
+    match first_scan(spec).await {
+        Ok(first) => finish_watch(spec, watch, first).await,
+        Err(obs) => obs,
     }
+}
+
+/// The first scan of a watch; `Err` is the observation to return as is.
+async fn first_scan(
+    spec: &ProcessSpec,
+) -> Result<(ProcessObservation, Vec<Seen>), ProcessObservation> {
+    let first_spec = spec.clone();
+    match local_blocking("process scan", move || observe_keyed(&first_spec)).await {
+        Ok(first) if first.0.failure.is_some() => Err(first.0),
+        Ok(first) => Ok(first),
+        Err(failure) => Err(ProcessObservation {
+            failure: Some(failure),
+            ..ProcessObservation::default()
+        }),
+    }
+}
+
+/// Wait `watch`, scan again and pair what went with what came.
+async fn finish_watch(
+    spec: &ProcessSpec,
+    watch: Duration,
+    first: (ProcessObservation, Vec<Seen>),
+) -> ProcessObservation {
+    let watch = watch.min(MAX_WATCH);
     let started = std::time::Instant::now();
     tokio::time::sleep(watch).await;
     let watched = Millis::from_duration(started.elapsed());
