@@ -191,18 +191,34 @@ fn now_or_info(failing: bool) -> Severity {
 /// Cite each public endpoint that shows one of the finding's status codes
 /// (or, for 504, a timeout).
 fn attach_symptoms(finding: &mut Finding, f: &Facts) {
-    if finding.status_codes.is_empty() {
-        return;
-    }
-    for (run, h) in f.endpoints() {
+    // A checklist cause (no status code of its own) that explains a failure
+    // now explains whatever 5xx the users see.
+    let codes: Vec<u16> = if finding.status_codes.is_empty() {
+        if finding.severity < Severity::Critical || !matches!(finding.cause, Cause::RecentChange) {
+            return;
+        }
+        (500..=599).collect()
+    } else {
+        finding.status_codes.clone()
+    };
+    // The public endpoints first, then the upstreams answering directly.
+    let answering =
+        f.endpoints().chain(
+            f.observed()
+                .filter_map(|(r, o)| match (o, &r.planned.role) {
+                    (Observation::Http(h), Role::Upstream { .. }) if h.status.is_some() => {
+                        Some((r, h))
+                    }
+                    _ => None,
+                }),
+        );
+    for (run, h) in answering {
         if finding.evidence.iter().any(|e| e.probe == run.planned.id) {
             continue;
         }
         let matches = match (h.status, &h.failure) {
-            (Some(code), _) => finding.status_codes.contains(&code),
-            (None, Some(x)) => {
-                x.kind == FailureKind::Timeout && finding.status_codes.contains(&504)
-            }
+            (Some(code), _) => codes.contains(&code),
+            (None, Some(x)) => x.kind == FailureKind::Timeout && codes.contains(&504),
             (None, None) => false,
         };
         if matches {
@@ -218,9 +234,19 @@ fn attach_symptoms(finding: &mut Finding, f: &Facts) {
                 ),
                 None => "times out".to_string(),
             };
+            let at = finding
+                .evidence
+                .iter()
+                .take_while(|e| e.probe.starts_with("endpoint:"))
+                .count();
+            let at = if matches!(run.planned.role, Role::Endpoint { .. }) {
+                0
+            } else {
+                at
+            };
             finding
                 .evidence
-                .insert(0, crate::findings::Evidence::new(&run.planned.id, what));
+                .insert(at, crate::findings::Evidence::new(&run.planned.id, what));
         }
     }
 }
@@ -396,6 +422,16 @@ fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
                     27017 => "database",
                     _ if run.planned.target.starts_with("postgres") => "postgres",
                     _ if run.planned.target.starts_with("redis") => "redis",
+                    // The name the operator gave it says what it is.
+                    _ if [
+                        "postgres", "pg", "mysql", "maria", "db", "database", "mongo", "redis",
+                        "cache",
+                    ]
+                    .iter()
+                    .any(|w| run.planned.id.to_ascii_lowercase().contains(w)) =>
+                    {
+                        "database"
+                    }
                     _ => "tcp",
                 };
                 (
@@ -1015,12 +1051,17 @@ fn oom_killed(f: &Facts, u: &Upstream) -> bool {
 /// not started, failed to bind its port, or was OOM-killed.
 fn upstream_not_running(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
+    let ups = f.upstreams();
+    let configured_answers = ups.iter().any(|o| !o.discovered && o.answers());
     for u in f.upstreams() {
         if u.failure() != Some(FailureKind::Refused) {
             continue;
         }
         if u.port_probe.is_some_and(|(_, p)| !p.listeners.is_empty()) {
             continue; // something listens and still refused: not this cause
+        }
+        if u.discovered && configured_answers {
+            continue; // the proxy points where nothing runs: proxy-misconfiguration
         }
         // A proxy pointed elsewhere while this answers is misconfiguration;
         // here the configured address itself refuses.

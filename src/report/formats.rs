@@ -217,6 +217,26 @@ fn formats_nagios_snapshot() {
 }
 
 #[test]
+fn formats_text_snapshot_leads_with_the_diagnosis() {
+    let r = fixed();
+    let out = rendered(&r, Format::Text);
+    assert!(out.starts_with("why5xx "), "{out}");
+    assert!(!out.contains('\x1b'), "no colour unless asked");
+    if let Some(first) = r.findings.first() {
+        let at = out.find(first.cause.id()).unwrap();
+        let table = out.find("probe ").unwrap();
+        assert!(at < table, "the diagnosis comes before the probe table");
+    }
+    snapshot("report.txt", &out);
+    let mut coloured = Vec::new();
+    render(&r, Format::Text, true, &mut coloured).unwrap();
+    assert!(
+        String::from_utf8(coloured).unwrap().contains("\x1b["),
+        "colour when asked"
+    );
+}
+
+#[test]
 fn formats_json_round_trips() {
     let r = fixed();
     let back: Report = serde_json::from_str(&rendered(&r, Format::Json)).unwrap();
