@@ -9,10 +9,8 @@
 //! `scripts/test` installs them.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -28,33 +26,7 @@ async fn run(args: Vec<String>) -> (i32, String) {
     (code, out)
 }
 
-/// Run `program args` with `input` on stdin: success and everything it said.
-fn tool(program: &str, args: &[&str], input: &str) -> (bool, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{program} is needed by this test ({e}); scripts/test installs it")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+use crate::tools::tool;
 
 fn python(script: &str, args: &[&str], input: &str) -> String {
     let mut all = vec!["-c", script];

@@ -14,3 +14,4 @@ mod hostile;
 mod lab;
 mod modes;
 mod secrets;
+mod tools;

@@ -8,9 +8,7 @@
 //! After a deliberate change: `WHY5XX_UPDATE_SNAPSHOTS=1 cargo nextest run
 //! -p why5xx formats`, then review the diff of `src/report/snapshots/`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use super::{Report, render};
 use crate::causes::CATALOGUE;
@@ -83,33 +81,9 @@ fn snapshot(name: &str, actual: &str) {
     }
 }
 
-/// Run `program args` with `input` on stdin; its exit status and output.
-fn tool(program: &str, args: &[&str], input: &str) -> (bool, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{program} is needed by this test ({e}); scripts/test installs it")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+#[path = "../../tests/tools.rs"]
+mod tools;
+use tools::tool;
 
 fn promtool_accepts(name: &str, text: &str) {
     let (ok, said) = tool("promtool", &["check", "metrics"], text);
