@@ -142,7 +142,7 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
             }
             let connect = t.connect.unwrap_or_default();
             let slow = match role {
-                Role::Dependency { slow } => *slow,
+                Role::Dependency { slow, .. } => *slow,
                 _ => None,
             };
             let addr = t.remote_addr.map(|a| a.to_string()).unwrap_or_default();
@@ -155,7 +155,16 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
                 verdict(Status::Ok, format!("connected to {addr} in {connect}"))
             }
         }
-        Observation::Postgres(p) => postgres(p, &run.planned.target),
+        Observation::Postgres(p) => postgres(
+            p,
+            matches!(
+                role,
+                Role::Dependency {
+                    credentials: true,
+                    ..
+                }
+            ),
+        ),
         Observation::Redis(r) => redis(r),
         Observation::Proxy(p) => proxy(p),
         Observation::ProxyErrorLog(l) => proxy_error_log(l),
@@ -180,15 +189,14 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
     }
 }
 
-fn postgres(p: &why5xx_probes::postgres::PostgresObservation, target: &str) -> Assessment {
+fn postgres(p: &why5xx_probes::postgres::PostgresObservation, credentials: bool) -> Assessment {
     let version = p
         .server_version
         .as_deref()
         .map_or_else(|| "PostgreSQL".to_string(), |v| format!("PostgreSQL {v}"));
     if let Some(f) = &p.failure {
         // Without a password in the config, a refused login still proves a live server.
-        let anonymous = url::Url::parse(target).map_or(true, |u| u.password().is_none());
-        if f.kind == FailureKind::AuthenticationFailed && p.server_answered && anonymous {
+        if f.kind == FailureKind::AuthenticationFailed && p.server_answered && !credentials {
             return verdict(
                 Status::Ok,
                 format!("{version} answers (no credentials configured, login not attempted)"),
@@ -473,7 +481,7 @@ fn http(h: &HttpObservation, role: &Role) -> Assessment {
             slow,
             ..
         } => (expect_status.as_deref(), *slow),
-        Role::Upstream { slow, .. } | Role::Dependency { slow } => (None, *slow),
+        Role::Upstream { slow, .. } | Role::Dependency { slow, .. } => (None, *slow),
         _ => (None, None),
     };
     let healthy = match expect {

@@ -76,9 +76,15 @@ pub enum Role {
     UpstreamProcess {
         upstream: String,
     },
-    /// A database, cache or API the application needs.
+    /// A database, cache or API the application needs: `database` when its
+    /// scheme, well-known port or name says it stores data (the 500/503
+    /// rules tell database errors from other dependencies' failures);
+    /// `credentials` when its URL carries a password (a refused login is
+    /// then a failure, not proof of life).
     Dependency {
         slow: Option<Duration>,
+        database: bool,
+        credentials: bool,
     },
     Dns,
     Tls {
@@ -321,7 +327,11 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     }
 
     for d in &cfg.dependencies {
-        let role = Role::Dependency { slow: d.slow };
+        let role = Role::Dependency {
+            slow: d.slow,
+            database: is_database(&d.name, &d.url),
+            credentials: d.url.password().is_some(),
+        };
         let spec = match d.url.scheme() {
             "http" | "https" => ProbeSpec::Http(http::HttpSpec::new(d.url.clone(), d.timeout)),
             "postgres" | "postgresql" => {
@@ -525,6 +535,17 @@ fn header_pairs(headers: &[Header]) -> Vec<(String, String)> {
         .iter()
         .map(|h| (h.name.clone(), h.value.clone()))
         .collect()
+}
+
+/// Whether a dependency stores data: by scheme, well-known port, or the
+/// name the operator gave it.
+fn is_database(name: &str, url: &Url) -> bool {
+    const NAMES: &[&str] = &[
+        "postgres", "pg", "mysql", "maria", "db", "database", "mongo", "redis", "cache",
+    ];
+    matches!(url.scheme(), "postgres" | "postgresql" | "redis" | "rediss")
+        || matches!(url.port(), Some(5432 | 6379 | 3306 | 27017))
+        || NAMES.iter().any(|w| name.to_ascii_lowercase().contains(w))
 }
 
 fn default_port(scheme: &str) -> u16 {

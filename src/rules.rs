@@ -383,6 +383,8 @@ fn saw(f: &Facts, code: u16) -> bool {
 
 /// A dependency as the rules see it.
 struct Dep<'a> {
+    /// Stores data (from the plan: scheme, well-known port or name).
+    database: bool,
     id: &'a str,
     target: &'a str,
     /// `postgres`, `redis`, `mysql` (tcp to 3306), `http`, `tcp`.
@@ -398,57 +400,35 @@ struct Dep<'a> {
 
 impl Dep<'_> {
     fn is_database(&self) -> bool {
-        matches!(self.kind, "postgres" | "redis" | "mysql" | "database")
+        self.database
     }
 }
 
 fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
     let mut out = Vec::new();
     for (run, obs) in f.observed() {
-        let Role::Dependency { slow } = &run.planned.role else {
+        let Role::Dependency {
+            slow,
+            database,
+            credentials,
+        } = &run.planned.role
+        else {
             continue;
         };
-        let slow = *slow;
+        let (slow, database, credentials) = (*slow, *database, *credentials);
         let (kind, down, took, erroring) = match obs {
-            Observation::Tcp(t) => {
-                let port = match &run.planned.spec {
-                    why5xx_probes::ProbeSpec::Tcp(s) => s.port,
-                    _ => 0,
-                };
-                let kind = match port {
-                    5432 => "postgres",
-                    6379 => "redis",
-                    3306 => "mysql",
-                    27017 => "database",
-                    _ if run.planned.target.starts_with("postgres") => "postgres",
-                    _ if run.planned.target.starts_with("redis") => "redis",
-                    // The name the operator gave it says what it is.
-                    _ if [
-                        "postgres", "pg", "mysql", "maria", "db", "database", "mongo", "redis",
-                        "cache",
-                    ]
-                    .iter()
-                    .any(|w| run.planned.id.to_ascii_lowercase().contains(w)) =>
-                    {
-                        "database"
-                    }
-                    _ => "tcp",
-                };
-                (
-                    kind,
-                    t.failure.as_ref().map(|x| x.detail.clone()),
-                    t.connect,
-                    None,
-                )
-            }
+            Observation::Tcp(t) => (
+                if database { "database" } else { "tcp" },
+                t.failure.as_ref().map(|x| x.detail.clone()),
+                t.connect,
+                None,
+            ),
             Observation::Postgres(p) => {
-                let anonymous =
-                    url::Url::parse(&run.planned.target).map_or(true, |u| u.password().is_none());
                 let down = p
                     .failure
                     .as_ref()
                     .filter(|x| {
-                        !(anonymous
+                        !(!credentials
                             && x.kind == FailureKind::AuthenticationFailed
                             && p.server_answered)
                     })
@@ -498,6 +478,7 @@ fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
             id: run.planned.id.as_str(),
             target: run.planned.target.as_str(),
             kind,
+            database,
             down: if timed_out { None } else { down },
             slow,
             erroring,

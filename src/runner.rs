@@ -189,7 +189,11 @@ mod tests {
         Planned {
             id: id.to_string(),
             target: id.to_string(),
-            role: Role::Dependency { slow: None },
+            role: Role::Dependency {
+                slow: None,
+                database: false,
+                credentials: false,
+            },
             spec: ProbeSpec::Tcp(tcp::TcpSpec {
                 host: id.to_string(),
                 port: 1,
