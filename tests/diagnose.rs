@@ -42,6 +42,21 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
     path.display().to_string()
 }
 
+/// Run why5xx on the config `text` with `--format json`: exit code, stdout,
+/// the parsed report and the wall time.
+async fn diagnose_json(dir: &tempfile::TempDir, text: &str) -> (i32, String, Value, Duration) {
+    let path = write_config(dir, text);
+    let (code, out, took) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "json".into(),
+    ])
+    .await;
+    let r = json(&out);
+    (code, out, r, took)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn zero_config_run_reports_this_host() {
     let (code, out, _) = run(vec!["--format".into(), "json".into()]).await;
@@ -103,15 +118,7 @@ async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
         );
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&dir, &cfg);
-    let (code, out, took) = run(vec![
-        "--config".into(),
-        path,
-        "--format".into(),
-        "json".into(),
-    ])
-    .await;
-    let r = json(&out);
+    let (code, _, r, took) = diagnose_json(&dir, &cfg).await;
     let hanging: Vec<&Value> = r["probes"]
         .as_array()
         .unwrap()
@@ -133,21 +140,14 @@ async fn five_hanging_servers_end_by_the_deadline_as_unknown() {
 async fn stopped_upstream_is_named_not_running() {
     let addr = support::refused_addr();
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
+    let (code, out, r, _) = diagnose_json(
         &dir,
         &format!(
             "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n[[upstream]]\nname = \"app\"\nurl = \"http://{addr}/health\"\nprocess = \"why5xx-test-no-such-process\"\n"
         ),
-    );
-    let (code, out, _) = run(vec![
-        "--config".into(),
-        path,
-        "--format".into(),
-        "json".into(),
-    ])
+    )
     .await;
     assert_eq!(code, 2, "{out}");
-    let r = json(&out);
     assert_eq!(r["status"], "critical");
     let first = &r["findings"][0];
     assert_eq!(first["cause"], "upstream-not-running", "{first}");
@@ -176,23 +176,16 @@ async fn expired_certificate_on_an_endpoint_is_named() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
     )
     .await;
-    let path = write_config(
+    let (code, out, r, _) = diagnose_json(
         &dir,
         &format!(
             "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\nload_warn = 1000.0\n[[endpoint]]\nname = \"shop\"\nurl = \"https://shop.test:{}/\"\nresolve = \"127.0.0.1\"\nca_file = \"{}\"\n",
             addr.port(),
             ca_path.display()
         ),
-    );
-    let (code, out, _) = run(vec![
-        "--config".into(),
-        path,
-        "--format".into(),
-        "json".into(),
-    ])
+    )
     .await;
     assert_eq!(code, 2, "{out}");
-    let r = json(&out);
     assert_eq!(
         r["findings"][0]["cause"], "tls-certificate-expired",
         "{}",
