@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::report::Format;
+
 /// Names the likely cause of HTTP 5xx errors on this server, with the
 /// evidence and what to do next.
 #[derive(Debug, Parser)]
@@ -29,9 +31,9 @@ pub enum Command {
     /// List every cause id with its guide section and status codes.
     Rules,
     /// Prometheus exporter: run the configured diagnosis on each scrape of /metrics.
-    Serve(crate::serve::ServeArgs),
+    Serve(crate::commands::serve::ServeArgs),
     /// Print a starter config built from what discovery finds on this host.
-    Init(crate::init::InitArgs),
+    Init(crate::commands::init::InitArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -77,21 +79,6 @@ pub struct DiagnoseArgs {
     /// A previous JSON report: also report what changed since.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
-}
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For a person: the diagnosis first, then the probes.
-    Text,
-    /// The SPEC.md report, for cron and CI.
-    Json,
-    /// Prometheus text exposition, for `node_exporter`'s textfile collector.
-    Prometheus,
-    /// `JUnit` XML, for CI servers: a test case per probe and per finding.
-    Junit,
-    /// Nagios/Icinga plugin output: status line, perfdata, exit code.
-    Nagios,
 }
 
 /// Exit-code threshold.

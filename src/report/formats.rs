@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{Report, render};
-use crate::causes::CATALOGUE;
-use crate::cli::Format;
-use crate::findings::Severity;
+use crate::model::causes::CATALOGUE;
+use crate::model::findings::Severity;
+use crate::report::Format;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

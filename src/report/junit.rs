@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::{ProbeReport, Report};
-use crate::findings::{Finding, Severity, Status};
+use crate::model::findings::{Finding, Severity, Status};
 
 /// `s` without the characters XML 1.0 does not allow (C0 controls other
 /// than tab, line feed and carriage return; U+FFFE, U+FFFF).

@@ -2,6 +2,7 @@
 //! JSON of SPEC.md, and the atomic writer behind `--output`. Only reporters
 //! print.
 
+pub mod baseline;
 #[cfg(test)]
 mod formats;
 mod json;
@@ -18,9 +19,23 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::assess::Assessment;
-use crate::cli::Format;
-use crate::findings::{Finding, Severity, Status};
-use crate::runner::{Outcome, ProbeRun};
+use crate::engine::runner::{Outcome, ProbeRun};
+use crate::model::findings::{Finding, Severity, Status};
+
+/// Report formats, one reporter each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For a person: the diagnosis first, then the probes.
+    Text,
+    /// The SPEC.md report, for cron and CI.
+    Json,
+    /// Prometheus text exposition, for `node_exporter`'s textfile collector.
+    Prometheus,
+    /// `JUnit` XML, for CI servers: a test case per probe and per finding.
+    Junit,
+    /// Nagios/Icinga plugin output: status line, perfdata, exit code.
+    Nagios,
+}
 
 /// The report's schema version; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -59,7 +74,7 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What changed since `--baseline` (absent without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub changes: Option<crate::baseline::Changes>,
+    pub changes: Option<crate::report::baseline::Changes>,
 }
 
 impl Report {

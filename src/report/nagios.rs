@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use super::{Report, measures};
-use crate::findings::{Finding, Severity, Status};
+use crate::model::findings::{Finding, Severity, Status};
 
 /// Nagios reads at most 4 KiB of the first line; stay under it.
 const MAX_FIRST_LINE: usize = 4095;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use super::{Report, measures};
-use crate::findings::{Severity, Status};
+use crate::model::findings::{Severity, Status};
 
 /// One metric family: its samples, each a label set and a value.
 struct Family {

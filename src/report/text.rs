@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::Report;
-use crate::findings::{Severity, Status};
+use crate::model::findings::{Severity, Status};
 
 struct Paint {
     on: bool,
@@ -159,7 +159,7 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
 
 /// The "Since the baseline" section of `--baseline`.
 fn write_changes(
-    c: &crate::baseline::Changes,
+    c: &crate::report::baseline::Changes,
     host: &str,
     p: &Paint,
     out: &mut dyn Write,

@@ -10,6 +10,10 @@
 //! that agrees. A rule whose cause only explains a failure that is not
 //! happening now reports at `info`, never above: a healthy box is quiet.
 
+pub mod facts;
+#[cfg(test)]
+pub mod fixtures;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -19,12 +23,13 @@ use why5xx_probes::proxy::Address;
 use why5xx_probes::tls::{CertProblem, TlsSession};
 use why5xx_probes::{FailureKind, Millis, Observation, Phase};
 
+use crate::assess::error_kind_words;
 use crate::assess::human_bytes;
-use crate::causes::Cause;
-pub use crate::facts::Facts;
-use crate::facts::{Upstream, error_kind_words};
-use crate::findings::{Finding, Severity, Status, rank};
-use crate::plan::Role;
+use crate::engine::plan::Role;
+use crate::model::causes::Cause;
+use crate::model::findings::{Finding, Severity, Status, rank};
+pub use crate::rules::facts::Facts;
+use crate::rules::facts::Upstream;
 
 /// One rule: the cause it names and how it looks for it.
 pub struct Rule {
@@ -244,9 +249,10 @@ fn attach_symptoms(finding: &mut Finding, f: &Facts) {
             } else {
                 at
             };
-            finding
-                .evidence
-                .insert(at, crate::findings::Evidence::new(&run.planned.id, what));
+            finding.evidence.insert(
+                at,
+                crate::model::findings::Evidence::new(&run.planned.id, what),
+            );
         }
     }
 }
@@ -1199,7 +1205,7 @@ fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 // What we know of the target: its own probe, the error log.
                 let target_up = ups
                     .iter()
-                    .find(|u| crate::facts::same_host(&u.host, host) && u.port == *port);
+                    .find(|u| crate::rules::facts::same_host(&u.host, host) && u.port == *port);
                 let refused = target_up.is_some_and(|u| u.failure() == Some(FailureKind::Refused))
                     || f.proxy_errors(Pe::ConnectRefused, Some(&authority)) > 0;
                 if !refused || target_up.is_some_and(|u| !u.discovered && u.answers()) {
@@ -1208,7 +1214,7 @@ fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 // The application answers somewhere else we were told about.
                 let Some(right) = healthy
                     .iter()
-                    .find(|u| !(crate::facts::same_host(&u.host, host) && u.port == *port))
+                    .find(|u| !(crate::rules::facts::same_host(&u.host, host) && u.port == *port))
                 else {
                     continue;
                 };
@@ -2259,7 +2265,7 @@ fn network_latency(f: &Facts) -> Vec<Finding> {
         let Some(connect) = h.phases.connect else {
             continue;
         };
-        if crate::plan::local_port(&u.url).is_some() || connect.0 < 100.0 {
+        if crate::engine::plan::local_port(&u.url).is_some() || connect.0 < 100.0 {
             continue;
         }
         let ttfb = h.phases.first_byte.unwrap_or(h.phases.total);
@@ -2538,12 +2544,12 @@ fn unclassified(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::facts_from_toml;
+    use crate::rules::fixtures::facts_from_toml;
 
     #[test]
     fn refused_upstream_with_no_listener_and_no_process_is_not_running() {
         let found = facts_from_toml(include_str!(
-            "../tests/fixtures/rules/upstream-not-running.toml"
+            "../../tests/fixtures/rules/upstream-not-running.toml"
         ));
         assert_eq!(found[0].cause, Cause::UpstreamNotRunning);
         assert!(found[0].confidence >= 0.9, "{found:?}");
@@ -2553,7 +2559,7 @@ mod tests {
     #[test]
     fn alive_process_bound_to_nothing_failed_to_bind() {
         let found = facts_from_toml(include_str!(
-            "../tests/fixtures/rules/upstream-failed-to-bind.toml"
+            "../../tests/fixtures/rules/upstream-failed-to-bind.toml"
         ));
         assert_eq!(found[0].cause, Cause::UpstreamNotRunning);
         assert!(
@@ -2571,14 +2577,14 @@ mod tests {
 
     #[test]
     fn nxdomain_is_dns_resolution_failure() {
-        let found = facts_from_toml(include_str!("../tests/fixtures/rules/dns-nxdomain.toml"));
+        let found = facts_from_toml(include_str!("../../tests/fixtures/rules/dns-nxdomain.toml"));
         assert_eq!(found[0].cause, Cause::DnsResolutionFailure);
     }
 
     #[test]
     fn certificates_expired_expiring_invalid() {
         let found = facts_from_toml(include_str!(
-            "../tests/fixtures/rules/tls-certificates.toml"
+            "../../tests/fixtures/rules/tls-certificates.toml"
         ));
         let causes: Vec<Cause> = found.iter().map(|x| x.cause).collect();
         assert_eq!(
@@ -2593,7 +2599,7 @@ mod tests {
 
     #[test]
     fn full_disk_is_disk_full() {
-        let found = facts_from_toml(include_str!("../tests/fixtures/rules/disk-full.toml"));
+        let found = facts_from_toml(include_str!("../../tests/fixtures/rules/disk-full.toml"));
         assert_eq!(found[0].cause, Cause::DiskFull);
         assert_eq!(found[0].severity, Severity::Critical);
         assert_eq!(found.len(), 1, "the 50% disk is healthy: {found:?}");
@@ -2601,7 +2607,7 @@ mod tests {
 
     #[test]
     fn healthy_host_has_no_findings() {
-        let found = facts_from_toml(include_str!("../tests/fixtures/rules/healthy.toml"));
+        let found = facts_from_toml(include_str!("../../tests/fixtures/rules/healthy.toml"));
         assert!(found.is_empty(), "{found:?}");
     }
 }

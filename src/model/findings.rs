@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::causes::Cause;
+use crate::model::causes::Cause;
 
 /// A probe's or the run's status, worst last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -22,8 +22,8 @@ use why5xx_probes::{FailureKind, Millis, Observation};
 
 use crate::assess::Assessment;
 use crate::config::Config;
-use crate::plan::Role;
-use crate::runner::ProbeRun;
+use crate::engine::plan::Role;
+use crate::engine::runner::ProbeRun;
 
 /// Everything the rules may look at.
 pub struct Facts<'a> {
@@ -335,29 +335,4 @@ pub fn same_host(a: &str, b: &str) -> bool {
         }
     };
     norm(a) == norm(b)
-}
-
-/// A proxy error-log kind in a few words, for summaries and evidence.
-pub fn error_kind_words(kind: ProxyErrorKind) -> &'static str {
-    use ProxyErrorKind as K;
-    match kind {
-        K::ConnectRefused => "connect() refused",
-        K::UnixSocketMissing => "unix socket missing",
-        K::ConnectPermissionDenied => "connect() permission denied",
-        K::ConnectOther => "connect() failed",
-        K::PrematurelyClosed => "upstream prematurely closed connection",
-        K::UpstreamTimedOut => "upstream timed out",
-        K::NoLiveUpstreams => "no live upstreams",
-        K::CouldNotResolve => "could not be resolved",
-        K::ResolverFailed => "resolver unreachable",
-        K::SslHandshakeFailed => "SSL handshake failed",
-        K::SslPeerClosedHandshake => "peer closed SSL handshake",
-        K::InvalidHeader => "upstream sent invalid header",
-        K::TooBigHeader => "upstream sent too big header",
-        K::LimitingRequests => "limiting requests",
-        K::LimitingConnections => "limiting connections",
-        K::TooManyOpenFiles => "too many open files",
-        K::NoSpace => "no space left on device",
-        K::WorkerConnections => "worker_connections are not enough",
-    }
 }

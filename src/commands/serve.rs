@@ -25,9 +25,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Mutex, Semaphore, watch};
 
-use crate::cli::Format;
+use crate::commands::diagnose as agent;
 use crate::config::Config;
-use crate::{agent, report};
+use crate::report;
+use crate::report::Format;
 
 /// Connections served at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -315,4 +316,13 @@ fn exporter_metrics(buf: &mut Vec<u8>, runs: u64) {
          # TYPE why5xx_exporter_runs_total counter\n\
          why5xx_exporter_runs_total {runs}\n"
     );
+}
+
+/// `why5xx serve`: load the config and run the exporter.
+pub fn command(args: &ServeArgs) -> anyhow::Result<u8> {
+    let cfg = match &args.config {
+        Some(path) => crate::config::load(path)?,
+        None => Config::default(),
+    };
+    run(args, cfg)
 }

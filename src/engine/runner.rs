@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use why5xx_probes::{Observation, ProbeContext, ProbeSpec};
 
-use crate::plan::Planned;
+use crate::engine::plan::Planned;
 
 /// Extra time a probe gets beyond its own timeout before the runner cuts it
 /// off (a probe enforces its timeout itself; this is the backstop).
@@ -182,7 +182,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Role;
+    use crate::engine::plan::Role;
     use why5xx_probes::{Observation, tcp};
 
     fn planned(id: &str, timeout: Duration) -> Planned {

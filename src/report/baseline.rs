@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::findings::{Severity, Status};
+use crate::model::findings::{Severity, Status};
 use crate::report::{Report, SCHEMA_VERSION};
 
 /// Largest baseline read; a report is far smaller.

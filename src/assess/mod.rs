@@ -10,9 +10,9 @@ use why5xx_probes::system::{DiskObservation, SystemObservation};
 use why5xx_probes::{FailureKind, Millis, Observation};
 
 use crate::config::Host;
-use crate::findings::Status;
-use crate::plan::Role;
-use crate::runner::{Outcome, ProbeRun};
+use crate::engine::plan::Role;
+use crate::engine::runner::{Outcome, ProbeRun};
+use crate::model::findings::Status;
 
 /// A probe's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,11 +325,7 @@ fn proxy_error_log(l: &why5xx_probes::logs::ProxyErrorLogObservation) -> Assessm
                 .as_deref()
                 .map(|u| format!(" ({u})"))
                 .unwrap_or_default();
-            format!(
-                "{} × {}{who}",
-                k.count,
-                crate::facts::error_kind_words(k.kind)
-            )
+            format!("{} × {}{who}", k.count, error_kind_words(k.kind))
         })
         .collect();
     verdict(
@@ -756,6 +752,31 @@ pub fn human_secs(s: u64) -> String {
         60..3600 => format!("{}m {}s", s / 60, s % 60),
         3600..86_400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A proxy error-log kind in a few words, for summaries and evidence.
+pub fn error_kind_words(kind: why5xx_probes::logs::proxy_error::ProxyErrorKind) -> &'static str {
+    use why5xx_probes::logs::proxy_error::ProxyErrorKind as K;
+    match kind {
+        K::ConnectRefused => "connect() refused",
+        K::UnixSocketMissing => "unix socket missing",
+        K::ConnectPermissionDenied => "connect() permission denied",
+        K::ConnectOther => "connect() failed",
+        K::PrematurelyClosed => "upstream prematurely closed connection",
+        K::UpstreamTimedOut => "upstream timed out",
+        K::NoLiveUpstreams => "no live upstreams",
+        K::CouldNotResolve => "could not be resolved",
+        K::ResolverFailed => "resolver unreachable",
+        K::SslHandshakeFailed => "SSL handshake failed",
+        K::SslPeerClosedHandshake => "peer closed SSL handshake",
+        K::InvalidHeader => "upstream sent invalid header",
+        K::TooBigHeader => "upstream sent too big header",
+        K::LimitingRequests => "limiting requests",
+        K::LimitingConnections => "limiting connections",
+        K::TooManyOpenFiles => "too many open files",
+        K::NoSpace => "no space left on device",
+        K::WorkerConnections => "worker_connections are not enough",
     }
 }
 

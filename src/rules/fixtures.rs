@@ -25,8 +25,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use why5xx_probes::Observation;
 
-use crate::findings::{Finding, Severity};
-use crate::runner::{Outcome, ProbeRun};
+use crate::engine::runner::{Outcome, ProbeRun};
+use crate::model::findings::{Finding, Severity};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,8 +93,8 @@ pub fn runs_from_fixture(
             Some(Observation::Proxy(o)) => Some(o),
             _ => None,
         });
-    let mut planned = crate::plan::plan_discovery(&cfg);
-    planned.extend(crate::plan::plan(&cfg, proxy.as_ref()));
+    let mut planned = crate::engine::plan::plan_discovery(&cfg);
+    planned.extend(crate::engine::plan::plan(&cfg, proxy.as_ref()));
     let runs = probes
         .iter()
         .map(|p| {

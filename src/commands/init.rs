@@ -172,7 +172,7 @@ pub fn discover(proxy_config: Option<&Path>) -> Discovered {
             found.skipped.push(format!("{url} ({origin})"));
             continue;
         };
-        let local = crate::plan::local_port(&parsed).is_some();
+        let local = crate::engine::plan::local_port(&parsed).is_some();
         let process = local
             .then(|| ports.get(port).and_then(|p| p.owners.first().cloned()))
             .flatten();
