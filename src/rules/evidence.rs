@@ -1,0 +1,198 @@
+//! Pieces the rules share to read the facts and word evidence: the last
+//! exception of an app log, log signatures, the dependencies as the rules
+//! see them, clock times. It decides no cause.
+
+use super::prelude::*;
+
+/// Evidence line for the last exception of an app log.
+pub(crate) fn exception_detail(l: &why5xx_probes::logs::AppLogObservation) -> Option<String> {
+    let e = l.last_exception.as_ref()?;
+    let at = e
+        .location
+        .as_deref()
+        .map(|x| format!(" at {x}"))
+        .unwrap_or_default();
+    let when = e
+        .time
+        .map(|t| format!(" ({})", clock_time(t.0)))
+        .unwrap_or_default();
+    Some(format!(
+        "{} exception(s) in the window; last{when}: {}: {}{at}",
+        l.exception_count, e.head.exception_type, e.head.message
+    ))
+}
+
+/// `HH:MM:SS` UTC of a Unix time, for evidence lines.
+pub(crate) fn clock_time(t: i64) -> String {
+    let s = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).unwrap_or(0)),
+    )
+    .to_string();
+    s.get(11..19).map_or(s.clone(), |x| format!("{x} UTC"))
+}
+
+/// The signature `kind` in any upstream's app log, with its probe id.
+pub(crate) fn signature<'a>(
+    f: &'a Facts,
+    kind: Sig,
+) -> Option<(String, &'a why5xx_probes::logs::app::SignatureStats)> {
+    f.upstreams().into_iter().find_map(|u| {
+        let (id, l) = u.log?;
+        l.signature(kind).map(|s| (id.to_string(), s))
+    })
+}
+
+pub(crate) fn signature_evidence(
+    finding: Finding,
+    sig: Option<(String, &why5xx_probes::logs::app::SignatureStats)>,
+) -> Finding {
+    match sig {
+        Some((id, s)) => {
+            let when = s
+                .last_time
+                .map(|t| format!(" (last {})", clock_time(t.0)))
+                .unwrap_or_default();
+            finding.evidence(id, format!("{} line(s){when}: {}", s.count, s.last_line))
+        }
+        None => finding,
+    }
+}
+
+/// Whether the users see `code` now, through the proxy or directly.
+pub(crate) fn saw(f: &Facts, code: u16) -> bool {
+    observed_codes(f).contains(&code)
+}
+
+/// A dependency as the rules see it.
+pub(crate) struct Dep<'a> {
+    /// Stores data (from the plan: scheme, well-known port or name).
+    pub database: bool,
+    pub id: &'a str,
+    pub target: &'a str,
+    /// `postgres`, `redis`, `mysql` (tcp to 3306), `http`, `tcp`.
+    pub kind: &'static str,
+    /// Down: refused, unreachable, DNS, auth, unavailable, timed out.
+    pub down: Option<String>,
+    /// Answered but slower than its `slow` (or timed out): the time.
+    pub slow: Option<Millis>,
+    /// An HTTP API answering 5xx.
+    pub erroring: Option<u16>,
+    pub obs: &'a Observation,
+}
+
+impl Dep<'_> {
+    pub fn is_database(&self) -> bool {
+        self.database
+    }
+}
+
+pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
+    let mut out = Vec::new();
+    for (run, obs) in f.observed() {
+        let Role::Dependency {
+            slow,
+            database,
+            credentials,
+        } = &run.planned.role
+        else {
+            continue;
+        };
+        let (slow, database, credentials) = (*slow, *database, *credentials);
+        let (kind, down, took, erroring) = match obs {
+            Observation::Tcp(t) => (
+                if database { "database" } else { "tcp" },
+                t.failure.as_ref().map(|x| x.detail.clone()),
+                t.connect,
+                None,
+            ),
+            Observation::Postgres(p) => {
+                let down = p
+                    .failure
+                    .as_ref()
+                    .filter(|x| {
+                        !(!credentials
+                            && x.kind == FailureKind::AuthenticationFailed
+                            && p.server_answered)
+                    })
+                    .map(|x| x.detail.clone());
+                (
+                    "postgres",
+                    down,
+                    p.select_one.or(p.login).or(p.connect),
+                    None,
+                )
+            }
+            Observation::Redis(r) => (
+                "redis",
+                r.failure.as_ref().map(|x| x.detail.clone()),
+                r.ping.or(r.connect),
+                None,
+            ),
+            Observation::Http(h) => {
+                let down = h
+                    .failure
+                    .as_ref()
+                    .filter(|x| x.kind != FailureKind::Timeout || x.phase == Phase::Connect)
+                    .map(|x| x.detail.clone());
+                let took = match &h.failure {
+                    Some(x) if x.kind == FailureKind::Timeout && x.phase != Phase::Connect => {
+                        Some(h.phases.total)
+                    }
+                    _ => h.phases.first_byte,
+                };
+                ("http", down, took, h.status.filter(|s| *s >= 500))
+            }
+            _ => continue,
+        };
+        let timed_out = match obs {
+            Observation::Http(h) => h
+                .failure
+                .as_ref()
+                .is_some_and(|x| x.kind == FailureKind::Timeout && x.phase != Phase::Connect),
+            _ => false,
+        };
+        let slow = if timed_out {
+            took
+        } else {
+            took.filter(|t| slow.is_some_and(|s| t.as_duration() > s))
+        };
+        out.push(Dep {
+            id: run.planned.id.as_str(),
+            target: run.planned.target.as_str(),
+            kind,
+            database,
+            down: if timed_out { None } else { down },
+            slow,
+            erroring,
+            obs,
+        });
+    }
+    out
+}
+
+pub(crate) fn probe_command(d: &Dep) -> String {
+    match d.kind {
+        "postgres" => format!("pg_isready -d '{}'", d.target),
+        "redis" => format!("redis-cli -u '{}' ping", d.target),
+        "http" => format!(
+            "curl -sS -o /dev/null -w '%{{http_code}} %{{time_total}}s\\n' '{}'",
+            d.target
+        ),
+        _ => format!(
+            "nc -vz {}",
+            d.target.trim_start_matches("tcp://").replace(':', " ")
+        ),
+    }
+}
+
+/// The status codes the user-facing side shows now: the public endpoints
+/// and the upstreams' direct answers.
+pub(crate) fn observed_codes(f: &Facts) -> Vec<u16> {
+    let mut codes = f.public_statuses();
+    for u in f.upstreams() {
+        if let Some(s) = u.http.and_then(|h| h.status) {
+            codes.push(s);
+        }
+    }
+    codes
+}

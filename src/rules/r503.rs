@@ -1,0 +1,436 @@
+//! The guide's 503 Service Unavailable causes: overload, maintenance,
+//! resource exhaustion, a dependency down, a deployment in progress. Rules
+//! only; no printing, no self-demotion (see `precedence.rs`).
+
+use super::prelude::*;
+
+// ===========================================================================
+// 503 Service Unavailable
+
+/// More requests than the server can take: the proxy's rate or connection
+/// limits reject requests, or the upstream's accept queue is full.
+pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let rejected =
+        f.proxy_errors(Pe::LimitingRequests, None) + f.proxy_errors(Pe::LimitingConnections, None);
+    let failing = saw(f, 503) || saw(f, 429);
+    if rejected > 0 {
+        let mut finding = Finding::new(
+            Cause::ServerOverload,
+            if failing {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            if failing { 0.85 } else { 0.5 },
+            "The proxy rejects requests over its rate or connection limit",
+        )
+        .evidence(
+            "log:proxy",
+            format!("{rejected} request(s) rejected by limit_req / limit_conn in the window"),
+        );
+        if let Some((pid, p)) = f.proxy()
+            && let Some(m) = &p.nginx
+        {
+            let limits: Vec<String> = m
+                .servers
+                .iter()
+                .flat_map(|s| {
+                    s.limit_req
+                        .iter()
+                        .chain(s.locations.iter().flat_map(|l| l.limit_req.iter()))
+                })
+                .map(|l| {
+                    format!(
+                        "limit_req zone={} burst={} at {}",
+                        l.zone,
+                        l.burst.unwrap_or(0),
+                        l.origin
+                    )
+                })
+                .collect();
+            if let Some(first) = limits.first() {
+                finding = finding.evidence(pid, first.clone());
+            }
+            if let Some(z) = m.limit_req_zones.first() {
+                finding = finding.evidence(
+                    pid,
+                    format!(
+                        "limit_req_zone {} rate {} at {}",
+                        z.name,
+                        z.rate.as_deref().unwrap_or("?"),
+                        z.origin
+                    ),
+                );
+            }
+        }
+        out.push(
+            finding
+                .remedy("Tell a traffic spike or an abusive client from a limit set too low: count requests per client in the access log (awk '{print $1}' access.log | sort | uniq -c | sort -n | tail)")
+                .remedy("Raise the rate or burst for legitimate traffic, block the abusive source, or add capacity; answer 429 with Retry-After rather than 503 (limit_req_status 429)"),
+        );
+    }
+    // A full accept queue on an upstream's port.
+    for u in f.upstreams() {
+        let Some((port_id, p)) = u.port_probe else {
+            continue;
+        };
+        for l in &p.listeners {
+            if l.backlog > 0 && l.accept_queue >= l.backlog {
+                out.push(
+                    Finding::new(Cause::ServerOverload, if f.something_failing() { Severity::Critical } else { Severity::Warning }, 0.7, format!("The application {:?} cannot accept connections as fast as they come", u.name))
+                        .evidence(port_id, format!("accept queue full on {}: {} waiting, backlog {}", l.local, l.accept_queue, l.backlog))
+                        .remedy("Add workers or instances, find what blocks the workers (slow requests, a stuck dependency), and raise the listen backlog only as a buffer"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Taken offline on purpose: a maintenance flag is present, the proxy
+/// returns 503 by design, or the application says so with Retry-After.
+pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let failing = saw(f, 503);
+    if let Some((id, flags)) = f.flags() {
+        let present: Vec<_> = flags.present().collect();
+        if let Some(flag) = present.first() {
+            let mut finding = Finding::new(
+                Cause::Maintenance,
+                if failing {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                if failing { 0.9 } else { 0.6 },
+                "The site is in maintenance mode on purpose: a maintenance flag is present",
+            )
+            .evidence(
+                id,
+                format!(
+                    "{} exists{}{}",
+                    flag.path.display(),
+                    flag.mtime
+                        .map(|t| format!(" (since {})", clock_time(t.0)))
+                        .unwrap_or_default(),
+                    flag.first_line
+                        .as_deref()
+                        .map(|l| format!(": {l}"))
+                        .unwrap_or_default()
+                ),
+            );
+            if let Some((pid, p)) = f.proxy()
+                && let Some(m) = &p.nginx
+            {
+                for s in &m.servers {
+                    for mf in s
+                        .maintenance
+                        .iter()
+                        .chain(s.locations.iter().flat_map(|l| l.maintenance.iter()))
+                    {
+                        if std::path::Path::new(&mf.flag) == flag.path {
+                            finding.confidence += 0.05;
+                            finding = finding.evidence(
+                                pid,
+                                format!("the proxy returns {} while {} exists", mf.status, mf.flag),
+                            );
+                        }
+                    }
+                }
+            }
+            out.push(
+                finding
+                    .remedy(format!("If the maintenance is over, remove the flag: rm {} (and confirm with curl -sI on the public URL)", flag.path.display()))
+                    .remedy("If it is not over, make the 503 say so: a Retry-After header and a status page"),
+            );
+            return out;
+        }
+    }
+    // The endpoint answers 503 with Retry-After and a maintenance page.
+    for (run, h) in f.endpoints() {
+        if h.status != Some(503) {
+            continue;
+        }
+        let body = h.body_excerpt.to_ascii_lowercase();
+        let says = body.contains("maintenance");
+        if h.headers.retry_after.is_none() && !says {
+            continue;
+        }
+        let mut finding = Finding::new(
+            Cause::Maintenance,
+            Severity::Critical,
+            0.55,
+            "The site answers 503 as planned downtime (Retry-After / a maintenance page)",
+        )
+        .evidence(
+            &run.planned.id,
+            format!(
+                "503 with Retry-After: {}",
+                h.headers.retry_after.as_deref().unwrap_or("(none)")
+            ),
+        );
+        if says {
+            finding.confidence += 0.2;
+            finding = finding.evidence(&run.planned.id, "the body mentions maintenance");
+        }
+        out.push(finding.remedy("Check with whoever runs the maintenance; when it is over, turn the maintenance mode off in the application or proxy"));
+    }
+    out
+}
+
+/// CPU, memory or file-descriptor limits reached: a process at its
+/// descriptor limit, the host out of file handles or memory, the proxy out
+/// of worker connections.
+pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let failing = f.something_failing();
+    let sev = if failing {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    // A process at its descriptor limit.
+    for u in f.upstreams() {
+        let Some((pid_id, p)) = u.process else {
+            continue;
+        };
+        for x in &p.processes {
+            let (Some(open), Some(limit)) = (x.open_fds, x.fd_soft_limit) else {
+                continue;
+            };
+            if limit == 0 || (open as f64 / limit as f64) < f.cfg.host.fd_warn {
+                continue;
+            }
+            let mut finding = Finding::new(
+                Cause::ResourceExhaustion,
+                sev,
+                0.8,
+                format!(
+                    "The application {:?} has run out of file descriptors",
+                    u.name
+                ),
+            )
+            .evidence(
+                pid_id,
+                format!(
+                    "pid {} ({}) has {open} of {limit} file descriptors open",
+                    x.pid, x.name
+                ),
+            );
+            if let Some(found) = signature(f, Sig::TooManyOpenFiles) {
+                finding.confidence += 0.15;
+                finding = signature_evidence(finding, Some(found));
+            }
+            out.push(
+                finding
+                    .remedy(format!("See what it holds: ls -l /proc/{}/fd | awk '{{print $NF}}' | sort | uniq -c | sort -n | tail (leaked sockets or files?)", x.pid))
+                    .remedy(format!("Fix the leak; raise the limit if the load is real: LimitNOFILE= in the unit (systemctl edit {}), then restart", u.unit)),
+            );
+            break;
+        }
+    }
+    if out.is_empty()
+        && let Some(found) = signature(f, Sig::TooManyOpenFiles)
+    {
+        let finding = Finding::new(
+            Cause::ResourceExhaustion,
+            now_or_info(failing),
+            if failing { 0.75 } else { 0.35 },
+            "The application runs out of file descriptors",
+        );
+        out.push(signature_evidence(finding, Some(found)).remedy("Check the process's open descriptors against its limit (cat /proc/PID/limits; ls /proc/PID/fd | wc -l); fix leaks or raise LimitNOFILE"));
+    }
+    for (kind, what, fix) in [
+        (
+            Pe::TooManyOpenFiles,
+            "The proxy has run out of file descriptors",
+            "Raise worker_rlimit_nofile (and the unit's LimitNOFILE) for nginx, and look for connections piling up to a slow upstream",
+        ),
+        (
+            Pe::WorkerConnections,
+            "The proxy has run out of worker connections",
+            "Raise worker_connections (and worker_rlimit_nofile to match), and find why connections pile up (a slow upstream keeps them open)",
+        ),
+    ] {
+        let n = f.proxy_errors(kind, None);
+        if n > 0 {
+            out.push(
+                Finding::new(
+                    Cause::ResourceExhaustion,
+                    sev,
+                    if failing { 0.8 } else { 0.4 },
+                    what,
+                )
+                .evidence(
+                    "log:proxy",
+                    format!("{n} × \"{}\" in the window", error_kind_words(kind)),
+                )
+                .remedy(fix),
+            );
+        }
+    }
+    // The kernel killed processes for memory, and no configured process
+    // names say whose they were (a zero-config run): still worth knowing.
+    if let Some((oid, o)) = f.oom()
+        && o.matched.is_empty()
+        && let Some(last) = o.events.last()
+    {
+        out.push(
+            Finding::new(Cause::ResourceExhaustion, sev.min(Severity::Warning), 0.5, format!("The kernel killed {} process(es) for memory in the last {} min", o.events.len(), o.window_secs / 60))
+                .evidence(oid, format!("last {}: pid {} ({}), anon-rss {} kB{}", clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0), last.cgroup.as_deref().map(|c| format!(", cgroup {c}")).unwrap_or_default()))
+                .remedy("See which services were hit: journalctl -k | grep -iE 'killed process|oom-kill'; check their memory limits (MemoryMax) against their peak, or add memory"),
+        );
+    }
+    // The host itself.
+    if let Some((sid, s)) = f.system() {
+        if let Some(fh) = s.file_handles
+            && fh.max > 0
+            && fh.allocated as f64 / fh.max as f64 > f.cfg.host.fd_warn
+        {
+            out.push(
+                Finding::new(Cause::ResourceExhaustion, sev, 0.7, "The host is running out of file handles")
+                    .evidence(sid, format!("{} of {} file handles allocated", fh.allocated, fh.max))
+                    .remedy("Find the process holding most descriptors (for p in /proc/[0-9]*; do echo $(ls $p/fd 2>/dev/null | wc -l) $p; done | sort -n | tail); raise fs.file-max only after"),
+            );
+        }
+        if let Some(m) = s.memory
+            && m.total_bytes > 0
+        {
+            let used = 1.0 - m.available_bytes as f64 / m.total_bytes as f64;
+            let stalled = s.pressure.and_then(|p| p.memory_full).unwrap_or(0.0);
+            if used > f.cfg.host.memory_warn.max(0.95) || stalled > 20.0 {
+                out.push(
+                    Finding::new(Cause::ResourceExhaustion, sev, if stalled > 20.0 { 0.75 } else { 0.6 }, "The host is out of memory")
+                        .evidence(sid, format!("{} available of {}; memory pressure (full, avg10) {stalled:.0}%", human_bytes(m.available_bytes), human_bytes(m.total_bytes)))
+                        .remedy("Find the biggest processes: ps aux --sort=-rss | head; restart or limit the one that grew, add memory or instances"),
+                );
+            }
+        }
+        if let Some(l) = s.load {
+            let per_core = l.one / f64::from(s.cpus.max(1));
+            let stalled = s.pressure.and_then(|p| p.cpu_some).unwrap_or(0.0);
+            if per_core > f.cfg.host.load_warn {
+                out.push(
+                                        Finding::new(
+                        Cause::ResourceExhaustion,
+                        sev,
+                        if failing || stalled > 50.0 { 0.55 } else { 0.35 },
+                        "The host's CPUs are saturated",
+                    )
+                        .evidence(sid, format!("load {:.2} per core over {} core(s); CPU pressure (some, avg10) {stalled:.0}%", per_core, s.cpus))
+                        .remedy("Find what burns CPU: top -o %CPU (or pidstat 1 5); scale out, or stop the runaway process"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A critical dependency is down and the application answers 503 (or the
+/// dependency is simply down and nothing says how the app copes).
+pub(crate) fn dependency_unavailable(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let answers_500 = saw(f, 500) && !saw(f, 503);
+    for d in dependencies(f) {
+        let Some(why) = &d.down else { continue };
+        if answers_500 {
+            continue; // the 500 rules (database-error, dependency-failure) explain it
+        }
+        let failing = saw(f, 503) || f.something_failing();
+        let mut finding = Finding::new(
+            Cause::DependencyUnavailable,
+            if failing {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            if saw(f, 503) { 0.8 } else { 0.6 },
+            format!("A dependency is down: {} ({})", d.target, d.kind),
+        )
+        .evidence(d.id, why.clone());
+        if let Some(found) = signature(f, Sig::DatabaseConnectionRefused)
+            .filter(|_| d.is_database())
+            .or_else(|| signature(f, Sig::ConnectionRefusedOther))
+        {
+            finding.confidence += 0.1;
+            finding = signature_evidence(finding, Some(found));
+        }
+        out.push(
+            finding
+                .remedy(format!("Bring it back: check its service and log on its host; test from here: {}", probe_command(&d)))
+                .remedy("Keep the application answering 503 with Retry-After while it is down, and alert on the dependency itself"),
+        );
+    }
+    out
+}
+
+/// A deployment is under way: the release changed minutes ago and the
+/// application is not (yet) healthy.
+pub(crate) fn deployment_in_progress(f: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (id, d) in f.deploys() {
+        if !d.changed_within_window {
+            continue;
+        }
+        let ups = f.upstreams();
+        // Not yet healthy: it does not answer HTTP at all (refused, reset,
+        // timed out) or says 503. A release that answers 500 is up and
+        // broken: that is the recent-change rule's case (roll back).
+        let unhealthy: Vec<&Upstream> = ups
+            .iter()
+            .filter(|u| {
+                u.http
+                    .is_some_and(|h| h.failure.is_some() || h.status == Some(503))
+            })
+            .collect();
+        let young: Vec<(&str, u64)> = ups
+            .iter()
+            .filter_map(|u| {
+                let (pid, p) = u.process?;
+                let youngest = p.processes.iter().map(|x| x.uptime_secs).min()?;
+                (youngest < 120).then_some((pid, youngest))
+            })
+            .collect();
+        let answers_5xx = ups.iter().any(|u| {
+            u.http
+                .is_some_and(|h| h.status.is_some_and(|c| c >= 500 && c != 503))
+        });
+        if unhealthy.is_empty() && (answers_5xx || young.is_empty() || !f.something_failing()) {
+            continue;
+        }
+        let age = d
+            .age_secs
+            .map_or("moments".to_string(), crate::assess::human_secs);
+        let mut finding = Finding::new(
+            Cause::DeploymentInProgress,
+            if unhealthy.is_empty() && !f.something_failing() { Severity::Warning } else { Severity::Critical },
+            0.75,
+            format!("A deployment is in progress: {} changed {age} ago and the new release is not healthy yet", d.path.display()),
+        )
+        .evidence(id, format!("changed {age} ago{}", d.target.as_ref().map(|t| format!(", now → {}", t.display())).unwrap_or_default()));
+        for u in &unhealthy {
+            finding.confidence += 0.1;
+            finding = finding.evidence(
+                &u.id,
+                u.http
+                    .and_then(|h| {
+                        h.failure
+                            .as_ref()
+                            .map(|x| x.detail.clone())
+                            .or(h.status.map(|s| format!("answers {s}")))
+                    })
+                    .unwrap_or_default(),
+            );
+        }
+        for (pid, up) in young {
+            finding = finding.evidence(pid, format!("started {up}s ago"));
+        }
+        out.push(
+            finding
+                .remedy("Wait for the new instances to pass their health check, or roll back if they do not come up: point the release symlink back and restart")
+                .remedy("Drain and switch in order (start new, check health, then stop old) so deploys do not drop requests"),
+        );
+    }
+    out
+}
