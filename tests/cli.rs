@@ -60,7 +60,13 @@ fn rules_lists_every_cause() {
     ] {
         assert!(text.contains(id), "{id} missing from:\n{text}");
     }
-    assert_eq!(text.lines().count(), 1 + 27);
+    // The catalogue (a header and 27 causes), then the precedence table.
+    let (catalogue, precedence) = text.split_once("\nprecedence").unwrap();
+    assert_eq!(catalogue.lines().count(), 1 + 27);
+    assert!(
+        precedence.contains("upstream-crashed demotes upstream-not-running"),
+        "{precedence}"
+    );
 }
 
 #[test]

@@ -63,11 +63,7 @@ pub async fn diagnose(cfg: &Config) -> Report {
     runs.extend(runner::run(planned, ctx, concurrency, left).await);
 
     let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, &cfg.host)).collect();
-    let findings = rules::diagnose(&rules::Facts {
-        runs: &runs,
-        assessed: &assessed,
-        cfg,
-    });
+    let findings = rules::diagnose(&rules::Facts::new(&runs, &assessed, cfg));
     Report::new(started, clock.elapsed(), &runs, &assessed, findings)
 }
 

@@ -57,6 +57,25 @@ pub fn list_rules() -> u8 {
             c.id, c.guide_section, c.words
         );
     }
+    let _ = writeln!(
+        out,
+        "\nprecedence (source acts on target; applied top to bottom):"
+    );
+    for r in rules::precedence::PRECEDENCE {
+        let _ = writeln!(
+            out,
+            "  {} {} {} ({:?}, {:?}): {}",
+            r.source,
+            match r.effect {
+                rules::precedence::Effect::Absorb => "absorbs",
+                rules::precedence::Effect::Demote => "demotes",
+            },
+            r.target,
+            r.equal,
+            r.when,
+            r.why
+        );
+    }
     EXIT_OK
 }
 

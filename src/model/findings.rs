@@ -51,6 +51,44 @@ impl Evidence {
     }
 }
 
+/// What a finding is about. There is one finding per cause and subject: what
+/// several probes saw of the same thing is evidence of that one finding, and
+/// the precedence table compares subjects before one cause yields to another
+/// (a dead upstream A says nothing about upstream B).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    /// The machine as a whole: CPU, memory, file handles, the kernel.
+    #[default]
+    Host,
+    /// The reverse proxy itself (its config, its limits, its own files).
+    Proxy,
+    /// An application server, by the address it is reached at (or its
+    /// configured name when it has no address).
+    Upstream(String),
+    /// A database, cache, API or queue, by its configured name.
+    Dependency(String),
+    /// A DNS name, lower-cased, without a port.
+    Name(String),
+    /// A TLS certificate, by the server name it is served for.
+    Certificate(String),
+    /// A filesystem, by its mount point.
+    Disk(String),
+    /// A deployment path.
+    Deploy(String),
+    /// The site as users see it (maintenance).
+    Site,
+    /// A probe no named cause explains (`unclassified`).
+    Probe(String),
+}
+
+/// A fact a rule knew when it named its cause that the precedence table
+/// may ask about (`when` in `rules::precedence`). Never printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mark {
+    /// The kernel's OOM killer stopped the subject's process.
+    OomKilled,
+}
+
 /// A likely root cause, with what proves it and what to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -66,6 +104,12 @@ pub struct Finding {
     /// Other findings' causes this one is linked to (a deploy next to a crash).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<Cause>,
+    /// What it is about; see [`Subject`].
+    #[serde(skip)]
+    pub subject: Subject,
+    /// Facts the precedence table may ask about.
+    #[serde(skip)]
+    pub marks: Vec<Mark>,
 }
 
 impl Finding {
@@ -87,7 +131,30 @@ impl Finding {
             remediation: Vec::new(),
             guide_section: info.guide_section.to_string(),
             related: Vec::new(),
+            subject: Subject::Host,
+            marks: Vec::new(),
         }
+    }
+
+    /// Say what the finding is about.
+    #[must_use]
+    pub fn about(mut self, subject: Subject) -> Self {
+        self.subject = subject;
+        self
+    }
+
+    /// Record a fact for the precedence table.
+    #[must_use]
+    pub fn mark(mut self, mark: Mark) -> Self {
+        if !self.marks.contains(&mark) {
+            self.marks.push(mark);
+        }
+        self
+    }
+
+    /// Whether a rule recorded `mark`.
+    pub fn has(&self, mark: Mark) -> bool {
+        self.marks.contains(&mark)
     }
 
     #[must_use]

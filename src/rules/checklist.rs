@@ -36,6 +36,7 @@ pub(crate) fn certificate_finding(
     warn: Duration,
 ) -> Option<Finding> {
     let leaf = s.leaf()?;
+    let cert = Subject::Certificate(s.server_name.to_ascii_lowercase());
     let days = leaf.days_left.0;
     let when = humantime::format_rfc3339_seconds(
         std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(leaf.not_after.0).unwrap_or(0)),
@@ -48,6 +49,7 @@ pub(crate) fn certificate_finding(
     if days < 0 || s.verification.problem == Some(CertProblem::Expired) {
         return Some(
             Finding::new(Cause::TlsCertificateExpired, Severity::Critical, 0.95, format!("The TLS certificate for {} has expired", s.server_name))
+                .about(cert)
                 .evidence(probe, format!("certificate {:?} expired {when} ({} day(s) ago)", leaf.subject, -days))
                 .remedy("Renew it (certbot renew, or your CA's process), install it where the server's config points (nginx: ssl_certificate), then reload: nginx -t && systemctl reload nginx")
                 .remedy(check),
@@ -70,6 +72,7 @@ pub(crate) fn certificate_finding(
         };
         return Some(
             Finding::new(Cause::TlsCertificateInvalid, Severity::Critical, 0.85, format!("The TLS certificate for {} {why}", s.server_name))
+                .about(cert)
                 .evidence(probe, s.verification.detail.clone().unwrap_or_else(|| why.clone()))
                 .remedy("Serve a certificate whose SANs cover this name, with the full chain (leaf and intermediates), issued by a CA the clients trust")
                 .remedy(check),
@@ -79,6 +82,7 @@ pub(crate) fn certificate_finding(
     if days < warn_days {
         return Some(
             Finding::new(Cause::TlsCertificateExpiring, Severity::Warning, 0.9, format!("The TLS certificate for {} expires in {days} day(s)", s.server_name))
+                .about(cert)
                 .evidence(probe, format!("certificate {:?} expires {when}", leaf.subject))
                 .remedy("Renew it now (certbot renew --dry-run shows whether automatic renewal works), then reload the server")
                 .remedy(check),
@@ -118,8 +122,9 @@ pub(crate) fn recent_change(f: &Facts) -> Vec<Finding> {
                 Cause::RecentChange,
                 if failing { Severity::Warning } else { Severity::Info },
                 if failing { 0.5 } else { 0.3 },
-                "The proxy's configuration changed after it started and has not been reloaded",
+                "The proxy's configuration changed after its master started (reloaded since, or waiting for the next reload)",
             )
+            .about(Subject::Proxy)
             .evidence(pid, format!("changed since the master started{}: {}", p.master.as_ref().map(|m| format!(" ({})", clock_time(m.started_at.0))).unwrap_or_default(), files.join(", ")))
             .remedy("Check the change is intended (git diff / etckeeper), validate it (nginx -t) and reload, or revert it: a reload on the next restart would apply it unannounced"),
         );
@@ -154,6 +159,7 @@ pub(crate) fn recent_change(f: &Facts) -> Vec<Finding> {
                 d.path.display()
             ),
         )
+        .about(Subject::Deploy(d.path.display().to_string()))
         .evidence(
             id,
             format!(
@@ -208,6 +214,7 @@ pub(crate) fn disk_full(f: &Facts) -> Vec<Finding> {
             .to_string();
         out.push(
             Finding::new(Cause::DiskFull, severity, if severity == Severity::Critical { 0.9 } else { 0.6 }, format!("The filesystem at {mount} is {:.0}% full ({what})", ratio * 100.0))
+                .about(Subject::Disk(mount.clone()))
                 .evidence(id, format!("{:.1}% of space used, {} free; {:.1}% of inodes used", d.used_ratio * 100.0, human_bytes(d.available_bytes), d.inodes_used_ratio * 100.0))
                 .remedy(format!("Find what grew: du -xh --max-depth=2 {mount} | sort -h | tail -20 (for inodes: find {mount} -xdev -type f | cut -d/ -f2-3 | sort | uniq -c | sort -n | tail)"))
                 .remedy("Free space safely: rotate or compress logs (logrotate -f), clear package caches; deleted files still held open show in: lsof +L1"),
@@ -219,20 +226,24 @@ pub(crate) fn disk_full(f: &Facts) -> Vec<Finding> {
 // ===========================================================================
 // Not a guide cause: a failing probe no rule explained is still reported.
 
+/// A probe that fails now (its assessment is critical) and that no finding
+/// explains: cited by none standing at warning or above, nor by one the
+/// precedence table demoted (its source explains the same failure).
+/// Evidence probes (logs, the proxy model, flags, the kernel log) are
+/// context once anything is explained.
 pub(crate) fn unclassified(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
+    let explains = |x: &&Finding| x.severity >= Severity::Warning || !x.related.is_empty();
     let cited: HashSet<&str> = findings
         .iter()
-        .filter(|x| x.severity >= Severity::Warning)
+        .filter(explains)
         .flat_map(|x| x.evidence.iter().map(|e| e.probe.as_str()))
         .collect();
     let explained_any = findings.iter().any(|x| x.severity >= Severity::Warning);
     let mut out = Vec::new();
     for (run, a) in f.runs.iter().zip(f.assessed) {
-        if cited.contains(run.planned.id.as_str()) {
+        if a.status != Status::Critical || cited.contains(run.planned.id.as_str()) {
             continue;
         }
-        // Evidence probes (logs, proxy model, flags, OOM) that no rule used
-        // are context once something else explains the failure.
         let context = matches!(
             run.planned.role,
             Role::ProxyErrorLog
@@ -245,13 +256,14 @@ pub(crate) fn unclassified(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
         if context && explained_any {
             continue;
         }
-        let severity = match a.status {
-            Status::Critical if !context => Severity::Critical,
-            Status::Critical | Status::Warning => Severity::Warning,
-            Status::Ok | Status::Unknown => continue,
+        let severity = if context {
+            Severity::Warning
+        } else {
+            Severity::Critical
         };
         out.push(
             Finding::new(Cause::Unclassified, severity, 0.3, format!("{} is failing and no rule names why", run.planned.id))
+                .about(Subject::Probe(run.planned.id.clone()))
                 .evidence(&run.planned.id, a.summary.clone())
                 .remedy("Look at this probe's detail below; configure the upstream, its process and its log so the rules can tell the cause apart"),
         );

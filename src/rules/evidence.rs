@@ -4,6 +4,22 @@
 
 use super::prelude::*;
 
+/// What one more agreeing sign adds to a finding's confidence. A rule
+/// starts from what its strongest single sign is worth on its own (written
+/// beside the rule) and adds one of these for each independent sign that
+/// agrees; it never subtracts: yielding to another cause is the
+/// precedence table's job.
+pub(crate) mod w {
+    /// A sign that adds context (a page's wording, a header, a timestamp
+    /// that lines up).
+    pub const HINTS: f64 = 0.05;
+    /// An independent probe that saw the same thing.
+    pub const AGREES: f64 = 0.1;
+    /// A sign that on its own would nearly name the cause (the proxy's own
+    /// log line for exactly this failure, the log signature of it).
+    pub const CONFIRMS: f64 = 0.15;
+}
+
 /// Evidence line for the last exception of an app log.
 pub(crate) fn exception_detail(l: &why5xx_probes::logs::AppLogObservation) -> Option<String> {
     let e = l.last_exception.as_ref()?;
@@ -60,7 +76,7 @@ pub(crate) fn signature_evidence(
 
 /// Whether the users see `code` now, through the proxy or directly.
 pub(crate) fn saw(f: &Facts, code: u16) -> bool {
-    observed_codes(f).contains(&code)
+    f.symptoms.saw(code)
 }
 
 /// A dependency as the rules see it.
@@ -83,6 +99,11 @@ pub(crate) struct Dep<'a> {
 impl Dep<'_> {
     pub fn is_database(&self) -> bool {
         self.database
+    }
+
+    /// What findings about this dependency are about.
+    pub fn subject(&self) -> Subject {
+        Subject::Dependency(self.id.to_string())
     }
 }
 
@@ -183,16 +204,4 @@ pub(crate) fn probe_command(d: &Dep) -> String {
             d.target.trim_start_matches("tcp://").replace(':', " ")
         ),
     }
-}
-
-/// The status codes the user-facing side shows now: the public endpoints
-/// and the upstreams' direct answers.
-pub(crate) fn observed_codes(f: &Facts) -> Vec<u16> {
-    let mut codes = f.public_statuses();
-    for u in f.upstreams() {
-        if let Some(s) = u.http.and_then(|h| h.status) {
-            codes.push(s);
-        }
-    }
-    codes
 }

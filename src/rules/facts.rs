@@ -24,12 +24,15 @@ use crate::assess::Assessment;
 use crate::config::Config;
 use crate::engine::plan::Role;
 use crate::engine::runner::ProbeRun;
+use crate::rules::symptoms::Symptoms;
 
 /// Everything the rules may look at.
 pub struct Facts<'a> {
     pub runs: &'a [ProbeRun],
     pub assessed: &'a [Assessment],
     pub cfg: &'a Config,
+    /// What users get now, computed once.
+    pub symptoms: Symptoms,
 }
 
 /// An upstream with everything that bears on it.
@@ -81,6 +84,12 @@ impl Upstream<'_> {
         })
     }
 
+    /// What findings about this upstream are about: the address it is
+    /// reached at.
+    pub fn subject(&self) -> crate::model::findings::Subject {
+        crate::model::findings::Subject::Upstream(self.authority())
+    }
+
     /// `host:port` as written in reports.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -92,6 +101,16 @@ impl Upstream<'_> {
 }
 
 impl<'a> Facts<'a> {
+    /// The facts of one run, with its symptoms computed.
+    pub fn new(runs: &'a [ProbeRun], assessed: &'a [Assessment], cfg: &'a Config) -> Self {
+        Self {
+            runs,
+            assessed,
+            cfg,
+            symptoms: Symptoms::of(runs),
+        }
+    }
+
     /// Runs with their observation, where the probe finished.
     pub fn observed(&self) -> impl Iterator<Item = (&'a ProbeRun, &'a Observation)> {
         self.runs
@@ -108,20 +127,9 @@ impl<'a> Facts<'a> {
             })
     }
 
-    /// Statuses the public endpoints answered with (5xx and others).
-    pub fn public_statuses(&self) -> Vec<u16> {
-        self.endpoints().filter_map(|(_, h)| h.status).collect()
-    }
-
-    /// Whether anything user-facing is failing now: an endpoint 5xx or
-    /// failure, or an upstream's direct probe failing or 5xx.
+    /// Whether anything user-facing is failing now (see [`Symptoms`]).
     pub fn something_failing(&self) -> bool {
-        self.endpoints()
-            .any(|(_, h)| h.failure.is_some() || h.status.is_some_and(|s| s >= 500))
-            || self
-                .upstreams()
-                .iter()
-                .any(|u| !u.answers() && u.http.is_some())
+        self.symptoms.failing
     }
 
     /// The reverse proxy's model.
@@ -140,6 +148,11 @@ impl<'a> Facts<'a> {
             }
             _ => None,
         })
+    }
+
+    /// The proxy error log's probe id, for evidence of what it counted.
+    pub fn proxy_log_id(&self) -> &'a str {
+        self.proxy_log().map_or("log:proxy", |(id, _)| id)
     }
 
     /// Count of proxy error-log lines of `kind` mentioning `authority` (any

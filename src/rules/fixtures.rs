@@ -135,11 +135,7 @@ fn findings_of(text: &str, json: bool) -> Vec<Finding> {
         .iter()
         .map(|r| crate::assess::assess(r, &cfg.host))
         .collect();
-    crate::rules::diagnose(&crate::rules::Facts {
-        runs: &runs,
-        assessed: &assessed,
-        cfg: &cfg,
-    })
+    crate::rules::diagnose(&crate::rules::Facts::new(&runs, &assessed, &cfg))
 }
 
 #[test]

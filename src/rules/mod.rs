@@ -15,10 +15,12 @@ mod evidence;
 pub mod facts;
 #[cfg(test)]
 pub mod fixtures;
+pub mod precedence;
 mod r500;
 mod r502;
 mod r503;
 mod r504;
+pub mod symptoms;
 
 use std::collections::HashSet;
 
@@ -38,10 +40,12 @@ mod prelude {
     pub(crate) use super::evidence::*;
     pub(crate) use super::facts::{Facts, Upstream};
     pub(crate) use super::now_or_info;
+    pub(crate) use super::symptoms::Impact;
     pub(crate) use crate::assess::{error_kind_words, human_bytes};
     pub(crate) use crate::engine::plan::Role;
     pub(crate) use crate::model::causes::Cause;
     pub(crate) use crate::model::findings::{Finding, Severity, Status};
+    pub(crate) use crate::model::findings::{Mark, Subject};
 }
 
 use crate::engine::plan::Role;
@@ -170,13 +174,16 @@ pub fn has_rules(cause: Cause) -> bool {
         )
 }
 
-/// Run every rule, attach the public symptom, link related findings, add
-/// what no rule explained, and rank: most likely first.
+/// Run every rule; merge what several probes saw of one cause and subject
+/// into one finding; cite the users' symptoms; let the precedence table
+/// settle which cause yields to which; link related findings; add what no
+/// rule explained; and rank: most likely first.
 pub fn diagnose(facts: &Facts) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(facts)).collect();
+    let mut findings = precedence::merge(RULES.iter().flat_map(|r| (r.check)(facts)).collect());
     for f in &mut findings {
         attach_symptoms(f, facts);
     }
+    precedence::apply(&mut findings);
     link_related(&mut findings);
     for x in &mut findings {
         x.confidence = (x.confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0;
@@ -186,17 +193,10 @@ pub fn diagnose(facts: &Facts) -> Vec<Finding> {
     findings
 }
 
-// ===========================================================================
-// Shared pieces.
-
 /// Severity for a cause that explains errors: critical when the errors are
 /// happening now, info when the signs are only historical.
 pub(crate) fn now_or_info(failing: bool) -> Severity {
-    if failing {
-        Severity::Critical
-    } else {
-        Severity::Info
-    }
+    symptoms::Impact::now_or_past(failing).severity()
 }
 
 /// Cite each public endpoint that shows one of the finding's status codes
@@ -204,11 +204,18 @@ pub(crate) fn now_or_info(failing: bool) -> Severity {
 fn attach_symptoms(finding: &mut Finding, f: &Facts) {
     // A checklist cause (no status code of its own) that explains a failure
     // now explains whatever 5xx the users see.
-    let codes: Vec<u16> = if finding.status_codes.is_empty() {
-        if finding.severity < Severity::Critical || !matches!(finding.cause, Cause::RecentChange) {
+    // So does a cause inside the application, whatever code the
+    // application chose for it: an app answering 502 or 503 because its
+    // database is down still has a database cause.
+    let any_5xx = finding.severity == Severity::Critical
+        && (finding.status_codes.is_empty() || decided_by_evidence(finding.cause));
+    let codes: Vec<u16> = if any_5xx {
+        if finding.status_codes.is_empty() && !matches!(finding.cause, Cause::RecentChange) {
             return;
         }
         (500..=599).collect()
+    } else if finding.status_codes.is_empty() {
+        return;
     } else {
         finding.status_codes.clone()
     };
@@ -261,6 +268,23 @@ fn attach_symptoms(finding: &mut Finding, f: &Facts) {
             );
         }
     }
+}
+
+/// Causes inside the application or its dependencies: the status code the
+/// application answers with is its own choice, so any 5xx is their symptom.
+fn decided_by_evidence(cause: Cause) -> bool {
+    matches!(
+        cause,
+        Cause::UnhandledException
+            | Cause::DatabaseError
+            | Cause::ConfigurationError
+            | Cause::DependencyFailure
+            | Cause::FilesystemError
+            | Cause::MemoryExhaustion
+            | Cause::DependencyUnavailable
+            | Cause::DatabaseQueryTimeout
+            | Cause::ExternalApiLatency
+    )
 }
 
 /// Link findings that explain each other: a deploy or config change next to

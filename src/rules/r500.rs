@@ -10,9 +10,10 @@ use super::prelude::*;
 // 500 Internal Server Error
 
 /// An error no handler caught: the last stack trace of the application's
-/// log, while the application answers 500. More specific causes (database,
-/// environment, filesystem, memory, dependency) take precedence: their rules
-/// score higher on the same trace.
+/// log, while the application answers 500. When something more specific
+/// names the cause (a database, the environment, the disk, memory, a
+/// dependency), the precedence table demotes this to a related finding: the
+/// trace is then the mechanism, not the cause.
 pub(crate) fn unhandled_exception(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let failing = saw(f, 500);
@@ -27,6 +28,7 @@ pub(crate) fn unhandled_exception(f: &Facts) -> Vec<Finding> {
             if failing { 0.75 } else { 0.35 },
             format!("The application {:?} throws an unhandled exception", u.name),
         )
+        .about(u.subject())
         .evidence(id, detail);
         if let Some(e) = &l.last_exception {
             let trace: Vec<&String> = e.trace.iter().take(4).collect();
@@ -54,17 +56,7 @@ pub(crate) fn unhandled_exception(f: &Facts) -> Vec<Finding> {
             ));
         }
         if u.answers() || u.http.and_then(|h| h.status) == Some(500) {
-            finding.confidence += 0.1;
-        }
-        // The trace is the mechanism, not the cause, when the log also names
-        // something specific (a database, the environment, the disk, memory)
-        // or a dependency the application calls is failing.
-        let specific = l.signatures.iter().any(|s| s.count > 0);
-        let dependency_failing = dependencies(f)
-            .iter()
-            .any(|d| d.down.is_some() || d.erroring.is_some() || d.slow.is_some());
-        if specific || dependency_failing {
-            finding.confidence -= 0.3;
+            finding.confidence += w::AGREES;
         }
         out.push(finding.remedy(
             "Reproduce with the failing request, and add a handler that logs the error with the request id and returns a clean error (guide: \"Debugging a 500\")",
@@ -84,6 +76,12 @@ pub(crate) fn database_error(f: &Facts) -> Vec<Finding> {
         .iter()
         .filter(|d| d.is_database() && d.down.is_some())
         .collect();
+    // About the database that is down, when one is; else the application's
+    // database as its log names it.
+    let subject = db_down.first().map_or_else(
+        || Subject::Dependency("database".to_string()),
+        |d| d.subject(),
+    );
     let signs = [
         (
             Sig::DatabaseConnectionRefused,
@@ -105,10 +103,11 @@ pub(crate) fn database_error(f: &Facts) -> Vec<Finding> {
             now_or_info(failing),
             if failing { 0.8 } else { 0.4 },
             format!("Requests fail with a database error: {words}"),
-        );
+        )
+        .about(subject.clone());
         finding = signature_evidence(finding, Some(found));
         for d in &db_down {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(
                 d.id,
                 format!(
@@ -127,11 +126,14 @@ pub(crate) fn database_error(f: &Facts) -> Vec<Finding> {
         out.push(finding.remedy("Check recent deployments and migrations: the guide's 500 checklist puts database connectivity right after the logs"));
         return out;
     }
-    // No log signature: a database dependency down while the app answers 500.
-    if failing && !saw(f, 503) {
+    // No log signature: a database dependency down while the app answers
+    // 500 (with 503 it is dependency-unavailable; the precedence table
+    // lets this absorb that one when users get both).
+    if failing {
         for d in db_down {
             out.push(
                 Finding::new(Cause::DatabaseError, Severity::Critical, 0.65, format!("The database {} is down and the application answers 500", d.target))
+                    .about(d.subject())
                     .evidence(d.id, d.down.clone().unwrap_or_default())
                     .remedy(format!("Bring the database back: check its service and log on its host; test from here: {}", probe_command(d)))
                     .remedy("Make the application answer 503 with Retry-After while its database is down (graceful degradation), not 500"),
@@ -166,11 +168,8 @@ pub(crate) fn configuration_error(f: &Facts) -> Vec<Finding> {
         }
         let mut finding = Finding::new(
             Cause::ConfigurationError,
-            if failing {
-                Severity::Critical
-            } else {
-                Severity::Warning
-            },
+            // A request that needs the variable fails: now, or when it comes.
+            Impact::now_or_at_risk(failing).severity(),
             0.8,
             format!(
                 "The application {:?} runs without required environment variable(s) {}",
@@ -178,6 +177,7 @@ pub(crate) fn configuration_error(f: &Facts) -> Vec<Finding> {
                 missing.join(", ")
             ),
         )
+        .about(u.subject())
         .evidence(
             id,
             format!(
@@ -187,7 +187,7 @@ pub(crate) fn configuration_error(f: &Facts) -> Vec<Finding> {
             ),
         );
         if let Some((lid, s)) = signature(f, Sig::MissingEnv) {
-            finding.confidence += 0.15;
+            finding.confidence += w::CONFIRMS;
             finding = finding.evidence(lid, format!("{} line(s): {}", s.count, s.last_line));
         }
         out.push(
@@ -221,6 +221,7 @@ pub(crate) fn configuration_error(f: &Facts) -> Vec<Finding> {
             {
                 out.push(
                     Finding::new(Cause::ConfigurationError, Severity::Critical, 0.6, format!("The database rejects the configured credentials for {}", d.target))
+                        .about(d.subject())
                         .evidence(d.id, d.down.clone().unwrap_or_default())
                         .remedy("Check the user and password the application uses against the database (a rotated password, a changed pg_hba.conf)"),
                 );
@@ -234,8 +235,9 @@ pub(crate) fn configuration_error(f: &Facts) -> Vec<Finding> {
 /// not handle it: the dependency errors or refuses while the app answers 500.
 pub(crate) fn dependency_failure(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let failing = saw(f, 500);
-    if !failing || saw(f, 503) {
+    // The application turns the failure into 500; with 503 it is
+    // dependency-unavailable, which this absorbs when users get both.
+    if !saw(f, 500) {
         return out;
     }
     for d in dependencies(f) {
@@ -248,9 +250,10 @@ pub(crate) fn dependency_failure(f: &Facts) -> Vec<Finding> {
             _ => continue,
         };
         let mut finding = Finding::new(Cause::DependencyFailure, Severity::Critical, 0.7, format!("A service the application calls fails, and the application turns that into 500: {}", d.target))
+            .about(d.subject())
             .evidence(d.id, what);
         if let Some(found) = signature(f, Sig::ConnectionRefusedOther) {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = signature_evidence(finding, Some(found));
         } else if let Some(u) = f
             .upstreams()
@@ -259,7 +262,7 @@ pub(crate) fn dependency_failure(f: &Facts) -> Vec<Finding> {
             && let Some((id, l)) = u.log
             && let Some(detail) = exception_detail(l)
         {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(id, detail);
         }
         out.push(
@@ -300,7 +303,7 @@ pub(crate) fn filesystem_error(f: &Facts) -> Vec<Finding> {
                 if d.used_ratio >= f.cfg.host.disk_warn
                     || d.inodes_used_ratio >= f.cfg.host.disk_warn
                 {
-                    finding.confidence += 0.1;
+                    finding.confidence += w::AGREES;
                     finding = finding.evidence(
                         id,
                         format!(
@@ -330,7 +333,8 @@ pub(crate) fn filesystem_error(f: &Facts) -> Vec<Finding> {
     if n > 0 && out.is_empty() {
         out.push(
             Finding::new(Cause::FilesystemError, Severity::Critical, 0.7, "The proxy cannot write its temporary or log files: no space left on device")
-                .evidence("log:proxy", format!("{n} × no space left on device"))
+                .about(Subject::Proxy)
+                .evidence(f.proxy_log_id(), format!("{n} × no space left on device"))
                 .remedy("Free space on the filesystem holding the proxy's temp paths and logs (df -h /var/lib/nginx /var/log/nginx)"),
         );
     }
@@ -390,6 +394,7 @@ pub(crate) fn memory_exhaustion(f: &Facts) -> Vec<Finding> {
             if let Some(last) = hits.last() {
                 out.push(
                     Finding::new(Cause::MemoryExhaustion, now_or_info(failing), 0.7, format!("Workers of {:?} are being killed by the kernel for memory", u.name))
+                        .about(u.subject())
                         .evidence(oid, format!("{} OOM kill(s); last {}: pid {} ({}), anon-rss {} kB", hits.len(), clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0)))
                         .remedy("Raise the memory limit or lower per-worker memory (fewer workers, max-requests recycling); find the leak with a heap profile"),
                 );

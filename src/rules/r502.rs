@@ -40,9 +40,7 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             continue;
         }
         let down_now = !u.answers();
-        // Killed by the kernel for memory is "not running" in the guide's
-        // words, not a crash of the application's own making.
-        let oom = oom_killed(f, &u);
+        // Crashed and back up (its supervisor restarted it): a past failure.
         let mut finding = Finding::new(
             Cause::UpstreamCrashed,
             if down_now || restarts.is_some() {
@@ -52,18 +50,19 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             },
             0.6,
             format!("The application server {:?} crashed", u.name),
-        );
+        )
+        .about(u.subject());
         if premature > 0 {
-            finding.confidence += 0.15;
+            finding.confidence += w::CONFIRMS;
             let last = f
                 .proxy_log()
                 .and_then(|(_, l)| l.kind(Pe::PrematurelyClosed))
                 .map(|k| k.last.line.clone())
                 .unwrap_or_default();
-            finding = finding.evidence("log:proxy", format!("{premature} × \"upstream prematurely closed connection\" from {authority}; last: {last}"));
+            finding = finding.evidence(f.proxy_log_id(), format!("{premature} × \"upstream prematurely closed connection\" from {authority}; last: {last}"));
         }
         if cut {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(
                 &u.id,
                 u.http
@@ -73,7 +72,7 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             );
         }
         if let Some(w) = restarts {
-            finding.confidence += 0.15;
+            finding.confidence += w::CONFIRMS;
             let pid_id = u.process.map_or("", |(id, _)| id);
             finding = finding.evidence(
                 pid_id,
@@ -84,7 +83,7 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             );
         }
         if let Some(e) = fatal {
-            finding.confidence += 0.05;
+            finding.confidence += w::HINTS;
             finding = finding.evidence(
                 u.log.map_or("", |(id, _)| id),
                 format!("{}: {}", e.head.exception_type, e.head.message),
@@ -94,12 +93,9 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             && let Some(live) = u.live_processes()
             && live.is_empty()
         {
-            finding.confidence += 0.05;
+            finding.confidence += w::HINTS;
             let pid_id = u.process.map_or("", |(id, _)| id);
             finding = finding.evidence(pid_id, "no live process now");
-        }
-        if oom {
-            finding.confidence -= 0.25;
         }
         out.push(
             finding
@@ -144,8 +140,6 @@ pub(crate) fn oom_killed(f: &Facts, u: &Upstream) -> bool {
 /// not started, failed to bind its port, or was OOM-killed.
 pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let ups = f.upstreams();
-    let configured_answers = ups.iter().any(|o| !o.discovered && o.answers());
     for u in f.upstreams() {
         if u.failure() != Some(FailureKind::Refused) {
             continue;
@@ -153,11 +147,6 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
         if u.port_probe.is_some_and(|(_, p)| !p.listeners.is_empty()) {
             continue; // something listens and still refused: not this cause
         }
-        if u.discovered && configured_answers {
-            continue; // the proxy points where nothing runs: proxy-misconfiguration
-        }
-        // A proxy pointed elsewhere while this answers is misconfiguration;
-        // here the configured address itself refuses.
         let mut finding = Finding::new(
             Cause::UpstreamNotRunning,
             Severity::Critical,
@@ -168,6 +157,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
                 u.authority()
             ),
         )
+        .about(u.subject())
         .evidence(
             &u.id,
             u.http
@@ -176,14 +166,14 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
                 .unwrap_or_default(),
         );
         if let Some((pid, p)) = u.port_probe {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(pid, format!("no socket listens on TCP port {}", p.port));
         }
         let refused = f.proxy_errors(Pe::ConnectRefused, Some(&u.authority()));
         if refused > 0 {
-            finding.confidence += 0.05;
+            finding.confidence += w::HINTS;
             finding = finding.evidence(
-                "log:proxy",
+                f.proxy_log_id(),
                 format!(
                     "{refused} × \"connect() failed (111: Connection refused)\" to {}",
                     u.authority()
@@ -192,7 +182,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
         }
         match (u.process, u.live_processes()) {
             (Some((pid_id, p)), Some(live)) if live.is_empty() => {
-                finding.confidence += 0.1;
+                finding.confidence += w::AGREES;
                 let zombie = p
                     .processes
                     .iter()
@@ -205,7 +195,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
                 // Killed by the kernel for memory?
                 if let (Some((oid, _)), Some(last)) = (f.oom(), oom_event(f, &u)) {
                     {
-                        finding.confidence += 0.05;
+                        finding.confidence += w::HINTS;
                         finding.title = format!(
                             "The application server {:?} is not running: the kernel killed it for memory (OOM)",
                             u.name
@@ -233,7 +223,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
             }
             (Some((pid_id, _)), Some(live)) => {
                 // Alive but bound to nothing on its port: it failed to bind.
-                finding.confidence += 0.1;
+                finding.confidence += w::AGREES;
                 finding.title = format!(
                     "The application server {:?} is running but not listening on {} (it failed to bind or binds elsewhere)",
                     u.name,
@@ -268,12 +258,10 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
                     .remedy("Configure `process` for this upstream so why5xx can tell a stopped process from one that failed to bind");
             }
         }
-        // A crash just before, or a deploy in flight, explains it better —
-        // unless the kernel's OOM killer is the one that stopped it.
-        let crashed = f.proxy_errors(Pe::PrematurelyClosed, Some(&u.authority())) > 0;
-        let deploying = f.deploys().any(|(_, d)| d.changed_within_window);
-        if (crashed || deploying) && !oom_killed(f, &u) {
-            finding.confidence -= 0.2;
+        // Whether a crash or a deploy explains it better is the precedence
+        // table's call; the kernel's OOM killer stopping it is what it asks.
+        if oom_killed(f, &u) {
+            finding = finding.mark(Mark::OomKilled);
         }
         out.push(finding);
     }
@@ -330,6 +318,7 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                     0.8,
                     format!("The proxy forwards to {authority}, where nothing listens; the application {:?} answers on {}", right.name, right.authority()),
                 )
+                .about(Subject::Upstream(authority.clone()))
                 .evidence(pid, directive.clone())
                 .evidence(&right.id, format!("answers {} directly", right.http.and_then(|h| h.status).unwrap_or(0)));
                 if let Some(tu) = target_up {
@@ -347,9 +336,9 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 }
                 let n = f.proxy_errors(Pe::ConnectRefused, Some(&authority));
                 if n > 0 {
-                    finding.confidence += 0.1;
+                    finding.confidence += w::AGREES;
                     finding = finding.evidence(
-                        "log:proxy",
+                        f.proxy_log_id(),
                         format!(
                             "{n} × \"connect() failed (111: Connection refused)\" to {authority}"
                         ),
@@ -375,15 +364,16 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                         path.display()
                     ),
                 )
+                .about(Subject::Upstream(t.address.to_string()))
                 .evidence(pid, directive.clone())
                 .evidence(
-                    "log:proxy",
+                    f.proxy_log_id(),
                     format!(
                         "{missing} × connect() to unix socket failed (2: No such file or directory)"
                     ),
                 );
                 if let Some(u) = healthy.first() {
-                    finding.confidence += 0.15;
+                    finding.confidence += w::CONFIRMS;
                     finding = finding.evidence(
                         &u.id,
                         format!("the application answers on {}", u.authority()),
@@ -459,15 +449,17 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                 )
             };
             let mut finding =
-                Finding::new(Cause::TlsProtocolMismatch, Severity::Critical, 0.75, title).evidence(
-                    pid,
-                    format!(
-                        "forwards with {} ({}) at {}",
-                        t.raw,
-                        if proxy_tls { "TLS" } else { "plain HTTP" },
-                        t.origin
-                    ),
-                );
+                Finding::new(Cause::TlsProtocolMismatch, Severity::Critical, 0.75, title)
+                    .about(u.subject())
+                    .evidence(
+                        pid,
+                        format!(
+                            "forwards with {} ({}) at {}",
+                            t.raw,
+                            if proxy_tls { "TLS" } else { "plain HTTP" },
+                            t.origin
+                        ),
+                    );
             if let Some(h) = u.http {
                 let detail = match (&h.failure, &h.tls) {
                     (Some(x), _) => x.detail.clone(),
@@ -484,13 +476,13 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                     .and_then(|(_, l)| l.kind(Pe::SslHandshakeFailed))
                     .map_or(0, |k| k.wrong_version_number);
             if log_signs > 0 {
-                finding.confidence += 0.15;
+                finding.confidence += w::CONFIRMS;
                 let which = if upstream_tls {
                     "upstream sent no valid HTTP header (it answered TLS)"
                 } else {
                     "SSL_do_handshake() failed: wrong version number"
                 };
-                finding = finding.evidence("log:proxy", format!("{log_signs} × {which}"));
+                finding = finding.evidence(f.proxy_log_id(), format!("{log_signs} × {which}"));
             }
             out.push(
                 finding
@@ -506,7 +498,6 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
 /// A name the proxy (or the application) needs does not resolve.
 pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut cited = HashSet::new();
     // The proxy said so.
     if let Some((lid, l)) = f.proxy_log()
         && let Some(k) = l.kind(Pe::CouldNotResolve)
@@ -516,7 +507,6 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
             .upstream
             .clone()
             .unwrap_or_else(|| "an upstream name".to_string());
-        cited.insert(name.clone());
         let failing = f.something_failing() || saw(f, 502);
         let mut finding = Finding::new(
             Cause::DnsResolutionFailure,
@@ -524,6 +514,7 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
             if failing { 0.85 } else { 0.4 },
             format!("The proxy cannot resolve the upstream name {name}"),
         )
+        .about(name_subject(&name))
         .evidence(
             lid,
             format!(
@@ -567,9 +558,6 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
             },
             _ => continue,
         };
-        if !cited.insert(name.clone()) {
-            continue;
-        }
         let (confidence, what) = match failure.kind {
             FailureKind::NxDomain => (0.9, "does not exist (NXDOMAIN)"),
             FailureKind::ServFail => (0.75, "cannot be answered by the DNS server (SERVFAIL)"),
@@ -580,12 +568,25 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
         };
         out.push(
             Finding::new(Cause::DnsResolutionFailure, Severity::Critical, confidence, format!("The name {name} {what}"))
+                .about(name_subject(&name))
                 .evidence(&run.planned.id, failure.detail.clone())
                 .remedy(format!("Check the name and the resolver: dig {} ; cat /etc/resolv.conf", name.split_whitespace().next().unwrap_or(&name)))
                 .remedy("If it is a container or service name, check the service exists under that name now; in nginx a variable in proxy_pass needs a `resolver` directive"),
         );
     }
     out
+}
+
+/// One finding per name, whichever probe saw it fail: `app.internal`,
+/// `app.internal:8080`, `http://App.Internal/` and `app.internal @10.0.0.2`
+/// are the same subject.
+fn name_subject(name: &str) -> Subject {
+    let word = name.split_whitespace().next().unwrap_or(name);
+    let host = url::Url::parse(word)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| word.split(':').next().unwrap_or(word).to_string());
+    Subject::Name(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 pub(crate) fn host_of(target: &str) -> String {

@@ -4,6 +4,10 @@
 
 use super::prelude::*;
 
+/// PSI `full` avg10 (percent) above which memory pressure stalls work;
+/// the same number assess warns at.
+const MEMORY_PRESSURE_WARN: f64 = 10.0;
+
 // ===========================================================================
 // 503 Service Unavailable
 
@@ -25,8 +29,9 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
             if failing { 0.85 } else { 0.5 },
             "The proxy rejects requests over its rate or connection limit",
         )
+        .about(Subject::Proxy)
         .evidence(
-            "log:proxy",
+            f.proxy_log_id(),
             format!("{rejected} request(s) rejected by limit_req / limit_conn in the window"),
         );
         if let Some((pid, p)) = f.proxy()
@@ -78,7 +83,7 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
         for l in &p.listeners {
             if l.backlog > 0 && l.accept_queue >= l.backlog {
                 out.push(
-                    Finding::new(Cause::ServerOverload, if f.something_failing() { Severity::Critical } else { Severity::Warning }, 0.7, format!("The application {:?} cannot accept connections as fast as they come", u.name))
+                    Finding::new(Cause::ServerOverload, if f.something_failing() { Severity::Critical } else { Severity::Warning }, 0.7, format!("The application {:?} cannot accept connections as fast as they come", u.name)).about(u.subject())
                         .evidence(port_id, format!("accept queue full on {}: {} waiting, backlog {}", l.local, l.accept_queue, l.backlog))
                         .remedy("Add workers or instances, find what blocks the workers (slow requests, a stuck dependency), and raise the listen backlog only as a buffer"),
                 );
@@ -88,94 +93,110 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
     out
 }
 
-/// Taken offline on purpose: a maintenance flag is present, the proxy
-/// returns 503 by design, or the application says so with Retry-After.
+/// Taken offline on purpose: a maintenance flag the proxy or application
+/// tests for is present, or the proxy's config returns 503 unconditionally.
+/// A `Retry-After` header or a page that says "maintenance" only adds to
+/// that: many servers send both on every 503, so neither names the cause by
+/// itself (the http probe sets `maintenance_page`; this rule weighs it).
 pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let failing = saw(f, 503);
-    if let Some((id, flags)) = f.flags() {
-        let present: Vec<_> = flags.present().collect();
-        if let Some(flag) = present.first() {
-            let mut finding = Finding::new(
-                Cause::Maintenance,
-                if failing {
-                    Severity::Critical
-                } else {
-                    Severity::Warning
-                },
-                if failing { 0.9 } else { 0.6 },
-                "The site is in maintenance mode on purpose: a maintenance flag is present",
-            )
-            .evidence(
-                id,
-                format!(
-                    "{} exists{}{}",
-                    flag.path.display(),
-                    flag.mtime
-                        .map(|t| format!(" (since {})", clock_time(t.0)))
-                        .unwrap_or_default(),
-                    flag.first_line
-                        .as_deref()
-                        .map(|l| format!(": {l}"))
-                        .unwrap_or_default()
-                ),
-            );
-            if let Some((pid, p)) = f.proxy()
-                && let Some(m) = &p.nginx
-            {
-                for s in &m.servers {
-                    for mf in s
-                        .maintenance
-                        .iter()
-                        .chain(s.locations.iter().flat_map(|l| l.maintenance.iter()))
-                    {
-                        if std::path::Path::new(&mf.flag) == flag.path {
-                            finding.confidence += 0.05;
-                            finding = finding.evidence(
-                                pid,
-                                format!("the proxy returns {} while {} exists", mf.status, mf.flag),
-                            );
-                        }
+    let mut finding = None;
+    if let Some((id, flags)) = f.flags()
+        && let Some(flag) = flags.present().next()
+    {
+        let mut found = Finding::new(
+            Cause::Maintenance,
+            // On purpose: while the flag is up and users get 503, it is the
+            // cause; a flag with the site still answering is a switch
+            // about to bite.
+            Impact::now_or_at_risk(failing).severity(),
+            if failing { 0.9 } else { 0.6 },
+            "The site is in maintenance mode on purpose: a maintenance flag is present",
+        )
+        .evidence(
+            id,
+            format!(
+                "{} exists{}{}",
+                flag.path.display(),
+                flag.mtime
+                    .map(|t| format!(" (since {})", clock_time(t.0)))
+                    .unwrap_or_default(),
+                flag.first_line
+                    .as_deref()
+                    .map(|l| format!(": {l}"))
+                    .unwrap_or_default()
+            ),
+        )
+        .remedy(format!("If the maintenance is over, remove the flag: rm {} (and confirm with curl -sI on the public URL)", flag.path.display()))
+        .remedy("If it is not over, make the 503 say so: a Retry-After header and a status page");
+        if let Some((pid, p)) = f.proxy()
+            && let Some(m) = &p.nginx
+        {
+            for s in &m.servers {
+                for mf in s
+                    .maintenance
+                    .iter()
+                    .chain(s.locations.iter().flat_map(|l| l.maintenance.iter()))
+                {
+                    if std::path::Path::new(&mf.flag) == flag.path {
+                        found.confidence += w::HINTS;
+                        found = found.evidence(
+                            pid,
+                            format!("the proxy returns {} while {} exists", mf.status, mf.flag),
+                        );
                     }
                 }
             }
-            out.push(
-                finding
-                    .remedy(format!("If the maintenance is over, remove the flag: rm {} (and confirm with curl -sI on the public URL)", flag.path.display()))
-                    .remedy("If it is not over, make the 503 say so: a Retry-After header and a status page"),
-            );
-            return out;
         }
+        finding = Some(found);
+    } else if let Some((pid, p)) = f.proxy()
+        && let Some(m) = &p.nginx
+        && let Some((where_, r)) = m.servers.iter().find_map(|s| {
+            s.returns
+                .iter()
+                .map(|r| (s.label(), r))
+                .chain(
+                    s.locations
+                        .iter()
+                        .flat_map(|l| l.returns.iter().map(move |r| (l.path(), r))),
+                )
+                .find(|(_, r)| r.status == 503 && r.condition.is_none())
+        })
+        && failing
+    {
+        finding = Some(
+            Finding::new(
+                Cause::Maintenance,
+                Severity::Critical,
+                0.7,
+                "The proxy is configured to answer 503 for everything: the site is switched off",
+            )
+            .evidence(pid, format!("return 503 in {where_} at {}", r.origin))
+            .remedy(format!(
+                "If the downtime is over, remove that return at {} and reload the proxy",
+                r.origin
+            )),
+        );
     }
-    // The endpoint answers 503 with Retry-After and a maintenance page.
+    let Some(mut finding) = finding else {
+        return out;
+    };
+    // The users' side agrees: hints, never the cause by themselves.
     for (run, h) in f.endpoints() {
         if h.status != Some(503) {
             continue;
         }
-        let body = h.body_excerpt.to_ascii_lowercase();
-        let says = body.contains("maintenance");
-        if h.headers.retry_after.is_none() && !says {
-            continue;
+        if let Some(ra) = &h.headers.retry_after {
+            finding.confidence += w::HINTS;
+            finding = finding.evidence(&run.planned.id, format!("503 with Retry-After: {ra}"));
         }
-        let mut finding = Finding::new(
-            Cause::Maintenance,
-            Severity::Critical,
-            0.55,
-            "The site answers 503 as planned downtime (Retry-After / a maintenance page)",
-        )
-        .evidence(
-            &run.planned.id,
-            format!(
-                "503 with Retry-After: {}",
-                h.headers.retry_after.as_deref().unwrap_or("(none)")
-            ),
-        );
-        if says {
-            finding.confidence += 0.2;
-            finding = finding.evidence(&run.planned.id, "the body mentions maintenance");
+        if h.body_excerpt.to_ascii_lowercase().contains("maintenance") {
+            finding.confidence += w::HINTS;
+            finding = finding.evidence(&run.planned.id, "the page says maintenance");
         }
-        out.push(finding.remedy("Check with whoever runs the maintenance; when it is over, turn the maintenance mode off in the application or proxy"));
     }
+    out.push(finding.about(Subject::Site));
     out
 }
 
@@ -185,11 +206,8 @@ pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
 pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     let failing = f.something_failing();
-    let sev = if failing {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
+    // A limit reached is lost capacity even while requests still succeed.
+    let sev = Impact::now_or_at_risk(failing).severity();
     // A process at its descriptor limit.
     for u in f.upstreams() {
         let Some((pid_id, p)) = u.process else {
@@ -211,6 +229,7 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
                     u.name
                 ),
             )
+            .about(u.subject())
             .evidence(
                 pid_id,
                 format!(
@@ -219,7 +238,7 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
                 ),
             );
             if let Some(found) = signature(f, Sig::TooManyOpenFiles) {
-                finding.confidence += 0.15;
+                finding.confidence += w::CONFIRMS;
                 finding = signature_evidence(finding, Some(found));
             }
             out.push(
@@ -262,25 +281,33 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
                     if failing { 0.8 } else { 0.4 },
                     what,
                 )
+                .about(Subject::Proxy)
                 .evidence(
-                    "log:proxy",
+                    f.proxy_log_id(),
                     format!("{n} × \"{}\" in the window", error_kind_words(kind)),
                 )
                 .remedy(fix),
             );
         }
     }
-    // The kernel killed processes for memory, and no configured process
-    // names say whose they were (a zero-config run): still worth knowing.
-    if let Some((oid, o)) = f.oom()
-        && o.matched.is_empty()
-        && let Some(last) = o.events.last()
-    {
-        out.push(
-            Finding::new(Cause::ResourceExhaustion, sev.min(Severity::Warning), 0.5, format!("The kernel killed {} process(es) for memory in the last {} min", o.events.len(), o.window_secs / 60))
-                .evidence(oid, format!("last {}: pid {} ({}), anon-rss {} kB{}", clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0), last.cgroup.as_deref().map(|c| format!(", cgroup {c}")).unwrap_or_default()))
-                .remedy("See which services were hit: journalctl -k | grep -iE 'killed process|oom-kill'; check their memory limits (MemoryMax) against their peak, or add memory"),
-        );
+    // The whole machine ran out of memory and the kernel killed to survive
+    // (a kill inside a memory cgroup is that cgroup hitting its own limit,
+    // not the host: the rules about the stack's own processes cover those).
+    if let Some((oid, o)) = f.oom() {
+        let host_wide: Vec<_> = o
+            .events
+            .iter()
+            .filter(|e| !matches!(e.constraint, Some(why5xx_probes::oom::OomConstraint::Memcg)))
+            .collect();
+        if let Some(last) = host_wide.last() {
+            out.push(
+                // A past kill cannot be tied to today's failing request:
+                // worth a look while something fails, history otherwise.
+                Finding::new(Cause::ResourceExhaustion, if failing { Severity::Warning } else { Severity::Info }, 0.5, format!("The host ran out of memory: the kernel killed {} process(es) in the last {} min", host_wide.len(), o.window_secs / 60))
+                    .evidence(oid, format!("last {}: pid {} ({}), anon-rss {} kB{}", clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0), last.cgroup.as_deref().map(|c| format!(", cgroup {c}")).unwrap_or_default()))
+                    .remedy("See which services were hit: journalctl -k | grep -iE 'killed process|oom-kill'; check their memory limits (MemoryMax) against their peak, or add memory"),
+            );
+        }
     }
     // The host itself.
     if let Some((sid, s)) = f.system() {
@@ -299,9 +326,9 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
         {
             let used = 1.0 - m.available_bytes as f64 / m.total_bytes as f64;
             let stalled = s.pressure.and_then(|p| p.memory_full).unwrap_or(0.0);
-            if used > f.cfg.host.memory_warn.max(0.95) || stalled > 20.0 {
+            if used > f.cfg.host.memory_warn || stalled > MEMORY_PRESSURE_WARN {
                 out.push(
-                    Finding::new(Cause::ResourceExhaustion, sev, if stalled > 20.0 { 0.75 } else { 0.6 }, "The host is out of memory")
+                    Finding::new(Cause::ResourceExhaustion, sev, if stalled > MEMORY_PRESSURE_WARN { 0.75 } else { 0.6 }, "The host is running out of memory")
                         .evidence(sid, format!("{} available of {}; memory pressure (full, avg10) {stalled:.0}%", human_bytes(m.available_bytes), human_bytes(m.total_bytes)))
                         .remedy("Find the biggest processes: ps aux --sort=-rss | head; restart or limit the one that grew, add memory or instances"),
                 );
@@ -331,12 +358,10 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
 /// dependency is simply down and nothing says how the app copes).
 pub(crate) fn dependency_unavailable(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let answers_500 = saw(f, 500) && !saw(f, 503);
+    // Whatever status the application chose: when it answers 500 for it,
+    // database-error or dependency-failure absorb this (precedence table).
     for d in dependencies(f) {
         let Some(why) = &d.down else { continue };
-        if answers_500 {
-            continue; // the 500 rules (database-error, dependency-failure) explain it
-        }
         let failing = saw(f, 503) || f.something_failing();
         let mut finding = Finding::new(
             Cause::DependencyUnavailable,
@@ -348,12 +373,13 @@ pub(crate) fn dependency_unavailable(f: &Facts) -> Vec<Finding> {
             if saw(f, 503) { 0.8 } else { 0.6 },
             format!("A dependency is down: {} ({})", d.target, d.kind),
         )
+        .about(d.subject())
         .evidence(d.id, why.clone());
         if let Some(found) = signature(f, Sig::DatabaseConnectionRefused)
             .filter(|_| d.is_database())
             .or_else(|| signature(f, Sig::ConnectionRefusedOther))
         {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = signature_evidence(finding, Some(found));
         }
         out.push(
@@ -408,9 +434,10 @@ pub(crate) fn deployment_in_progress(f: &Facts) -> Vec<Finding> {
             0.75,
             format!("A deployment is in progress: {} changed {age} ago and the new release is not healthy yet", d.path.display()),
         )
+        .about(Subject::Deploy(d.path.display().to_string()))
         .evidence(id, format!("changed {age} ago{}", d.target.as_ref().map(|t| format!(", now → {}", t.display())).unwrap_or_default()));
         for u in &unhealthy {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(
                 &u.id,
                 u.http

@@ -38,8 +38,6 @@ pub(crate) fn upstream_timed_out(f: &Facts, u: &Upstream) -> u64 {
 /// dependency explains it.
 pub(crate) fn slow_backend(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let slow_deps = dependencies(f).into_iter().any(|d| d.slow.is_some());
-    let db_waits = postgres_waits(f).is_some();
     for u in f.upstreams() {
         let timed_out = u
             .http
@@ -64,9 +62,10 @@ pub(crate) fn slow_backend(f: &Facts) -> Vec<Finding> {
         let mut finding = Finding::new(
             Cause::SlowBackend,
             Severity::Critical,
-            if slow_deps || db_waits { 0.5 } else { 0.75 },
+            0.75,
             format!("The application {:?} takes too long to respond", u.name),
-        );
+        )
+        .about(u.subject());
         finding = match (timed_out, ttfb) {
             (true, _) => finding.evidence(
                 &u.id,
@@ -86,9 +85,9 @@ pub(crate) fn slow_backend(f: &Facts) -> Vec<Finding> {
         };
         let cut = upstream_timed_out(f, &u);
         if cut > 0 {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = finding.evidence(
-                "log:proxy",
+                f.proxy_log_id(),
                 format!("{cut} × \"upstream timed out\" from {}", u.authority()),
             );
         }
@@ -119,21 +118,7 @@ pub(crate) fn postgres_waits<'a>(
 /// wait on locks or run long while the application is slow or cut off.
 pub(crate) fn database_query_timeout(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let slow_app = saw(f, 504)
-        || f.upstreams().iter().any(|u| {
-            u.http
-                .and_then(|h| h.failure.as_ref())
-                .is_some_and(|x| x.kind == FailureKind::Timeout)
-                || upstream_timed_out(f, u) > 0
-                || u.ttfb()
-                    .is_some_and(|t| u.slow.is_some_and(|s| t.as_duration() > s))
-        })
-        || signature(f, Sig::QueryTimeout).is_some()
-        || f.endpoints().any(|(_, h)| {
-            h.failure
-                .as_ref()
-                .is_some_and(|x| x.kind == FailureKind::Timeout)
-        });
+    let slow_app = f.symptoms.slow || signature(f, Sig::QueryTimeout).is_some();
     if let Some((id, p)) = postgres_waits(f) {
         let mut finding = Finding::new(
             Cause::DatabaseQueryTimeout,
@@ -144,7 +129,8 @@ pub(crate) fn database_query_timeout(f: &Facts) -> Vec<Finding> {
             },
             if slow_app { 0.8 } else { 0.45 },
             "Queries wait on database locks or run long",
-        );
+        )
+        .about(Subject::Dependency(id.to_string()));
         if let Some(w) = p.lock_waiting.first() {
             finding = finding.evidence(
                 id,
@@ -185,7 +171,7 @@ pub(crate) fn database_query_timeout(f: &Facts) -> Vec<Finding> {
             );
         }
         if let Some(found) = signature(f, Sig::QueryTimeout) {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = signature_evidence(finding, Some(found));
         }
         let blocker = p
@@ -203,7 +189,8 @@ pub(crate) fn database_query_timeout(f: &Facts) -> Vec<Finding> {
             now_or_info(slow_app || saw(f, 500)),
             if slow_app { 0.7 } else { 0.35 },
             "Database queries time out",
-        );
+        )
+        .about(Subject::Dependency("database".to_string()));
         out.push(signature_evidence(finding, Some(found)).remedy("Check the database's slow query log and locks (pg_stat_activity, SHOW PROCESSLIST); add indexes or shorten transactions"));
     }
     out
@@ -213,20 +200,7 @@ pub(crate) fn database_query_timeout(f: &Facts) -> Vec<Finding> {
 /// than its `slow` (or not at all) while the application is slow or cut off.
 pub(crate) fn external_api_latency(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
-    let app_slow = saw(f, 504)
-        || f.upstreams().iter().any(|u| {
-            upstream_timed_out(f, u) > 0
-                || u.http
-                    .and_then(|h| h.failure.as_ref())
-                    .is_some_and(|x| x.kind == FailureKind::Timeout)
-                || u.ttfb().is_some_and(|t| t.as_secs_f64() > 1.0)
-        })
-        || f.endpoints().any(|(_, h)| {
-            h.failure
-                .as_ref()
-                .is_some_and(|x| x.kind == FailureKind::Timeout)
-                || h.phases.first_byte.is_some_and(|t| t.as_secs_f64() > 1.0)
-        });
+    let app_slow = f.symptoms.slow;
     for d in dependencies(f) {
         if d.is_database() {
             continue;
@@ -245,9 +219,10 @@ pub(crate) fn external_api_latency(f: &Facts) -> Vec<Finding> {
                 d.target
             ),
         )
+        .about(d.subject())
         .evidence(d.id, format!("answers after {took}"));
         if let Some(found) = signature(f, Sig::ExternalCallTimeout) {
-            finding.confidence += 0.1;
+            finding.confidence += w::AGREES;
             finding = signature_evidence(finding, Some(found));
         }
         for u in f.upstreams() {
@@ -299,6 +274,7 @@ pub(crate) fn proxy_timeout_too_short(f: &Facts) -> Vec<Finding> {
                 u.name
             ),
         )
+        .about(u.subject())
         .evidence(
             &u.id,
             format!(
@@ -319,8 +295,8 @@ pub(crate) fn proxy_timeout_too_short(f: &Facts) -> Vec<Finding> {
         );
         let cut = upstream_timed_out(f, &u);
         if cut > 0 {
-            finding.confidence += 0.15;
-            finding = finding.evidence("log:proxy", format!("{cut} × \"upstream timed out (110)\" while reading the response header from {}", u.authority()));
+            finding.confidence += w::CONFIRMS;
+            finding = finding.evidence(f.proxy_log_id(), format!("{cut} × \"upstream timed out (110)\" while reading the response header from {}", u.authority()));
         }
         let fix = match &origin {
             Some(o) => format!(
@@ -359,6 +335,7 @@ pub(crate) fn network_latency(f: &Facts) -> Vec<Finding> {
                 if share > 0.3 { 0.65 } else { 0.45 },
                 format!("The network between here and {:?} is slow: one round trip takes {connect}", u.name),
             )
+            .about(u.subject())
             .evidence(&u.id, format!("TCP connect {connect}, first byte {ttfb}"))
             .remedy(format!("Measure the path: mtr -rwc 20 {} ; compare with a host in the same zone", u.host))
             .remedy("Keep the proxy and the application in the same region/zone, use keepalive connections to the upstream (upstream keepalive; proxy_http_version 1.1)"),
