@@ -20,6 +20,8 @@ mod r500;
 mod r502;
 mod r503;
 mod r504;
+#[cfg(test)]
+mod signals;
 pub mod symptoms;
 
 use std::collections::HashSet;

@@ -384,6 +384,55 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
             Address::Unresolved { .. } => {}
         }
     }
+    // The proxy may not connect where it forwards (a unix socket whose
+    // owner or mode keeps the worker user out, or SELinux refusing the
+    // connect), or its buffers are too small for the upstream's headers:
+    // both are the proxy's settings, not the application.
+    for (kind, what, fix) in [
+        (
+            Pe::ConnectPermissionDenied,
+            "The proxy is not allowed to connect to its upstream (permission denied)",
+            "For a unix socket, give the proxy's worker user access (the socket's owner, group and mode: listen.owner/listen.group/listen.mode, gunicorn --umask); for TCP under SELinux: setsebool -P httpd_can_network_connect 1",
+        ),
+        (
+            Pe::TooBigHeader,
+            "The upstream's response headers do not fit the proxy's buffer",
+            "Raise the proxy's header buffer (nginx: proxy_buffer_size / fastcgi_buffer_size, e.g. 16k) or send smaller headers (large cookies)",
+        ),
+    ] {
+        let Some(k) = f.proxy_log().and_then(|(_, l)| l.kind(kind)) else {
+            continue;
+        };
+        let target = k.last.upstream.clone().unwrap_or_default();
+        out.push(
+            Finding::new(
+                Cause::ProxyMisconfiguration,
+                Impact::now_or_past(f.symptoms.failing).severity(),
+                0.8,
+                what,
+            )
+            .about(Subject::Upstream(target))
+            .evidence(
+                f.proxy_log_id(),
+                format!(
+                    "{} × \"{}\"; last: {}",
+                    k.count,
+                    error_kind_words(kind),
+                    k.last.line
+                ),
+            )
+            .evidence(
+                pid,
+                format!(
+                    "the proxy's config: {}",
+                    p.config
+                        .as_ref()
+                        .map_or_else(String::new, |c| c.display().to_string())
+                ),
+            )
+            .remedy(fix),
+        );
+    }
     out
 }
 
@@ -472,6 +521,7 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                 finding = finding.evidence(&u.id, detail);
             }
             let log_signs = f.proxy_errors(Pe::InvalidHeader, Some(&u.authority()))
+                + f.proxy_errors(Pe::SslPeerClosedHandshake, Some(&u.authority()))
                 + f.proxy_log()
                     .and_then(|(_, l)| l.kind(Pe::SslHandshakeFailed))
                     .map_or(0, |k| k.wrong_version_number);
@@ -499,9 +549,14 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
 pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     // The proxy said so.
-    if let Some((lid, l)) = f.proxy_log()
-        && let Some(k) = l.kind(Pe::CouldNotResolve)
+    // The resolver itself not answering ("... could not be resolved
+    // (110: Operation timed out)" / "resolver ... timed out") is the same
+    // failure seen from the proxy.
+    for k in [Pe::CouldNotResolve, Pe::ResolverFailed]
+        .into_iter()
+        .filter_map(|kind| f.proxy_log().and_then(|(_, l)| l.kind(kind)))
     {
+        let lid = f.proxy_log_id();
         let name = k
             .last
             .upstream
@@ -518,8 +573,10 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
         .evidence(
             lid,
             format!(
-                "{} × \"could not be resolved\"; last: {}",
-                k.count, k.last.line
+                "{} × \"{}\"; last: {}",
+                k.count,
+                error_kind_words(k.kind),
+                k.last.line
             ),
         );
         if let Some((pid, p)) = f.proxy() {
