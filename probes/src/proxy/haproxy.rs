@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::Loaded;
 use super::nginx::{MAX_FILE_BYTES, MAX_FILES};
 use super::{
-    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Origin, Protocol, Setting, Timeouts,
-    files,
+    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Host, Origin, Protocol, Setting,
+    Timeouts, files,
 };
 use crate::{Failure, Millis, Phase};
 
@@ -640,11 +640,14 @@ fn address(raw: &str, bind: bool) -> Address {
         if !bind {
             return unresolved();
         }
-        "*".to_string()
+        "*"
     } else {
-        host.to_string()
+        host
     };
-    Address::Tcp { host, port }
+    Address::Tcp {
+        host: Host::parse(host),
+        port,
+    }
 }
 
 /// Read the configuration files (directories contribute their `*.cfg`

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::files;
 use super::{
-    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Loaded, Origin, Protocol, Setting,
+    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Host, Loaded, Origin, Protocol, Setting,
     Timeouts,
 };
 use crate::{Failure, Millis, Phase};
@@ -472,7 +472,7 @@ pub struct Pass {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PassTarget {
     /// A host (name or IP) and port (80/443 by default for http/https).
-    Tcp { host: String, port: u16 },
+    Tcp { host: Host, port: u16 },
     /// A unix socket: `http://unix:/run/app.sock:/uri`, `unix:/run/php.sock`.
     Unix { path: PathBuf },
     /// An `upstream` block of this name.
@@ -1282,7 +1282,7 @@ fn listen(d: &Directive) -> Option<Listen> {
                 raw: raw.to_string(),
             },
             |port| Address::Tcp {
-                host: "*".to_string(),
+                host: Host::parse("*"),
                 port,
             },
         )
@@ -1327,14 +1327,14 @@ pub fn parse_address(raw: &str, default_port: u16) -> Address {
             None => return unresolved(),
         };
         return Address::Tcp {
-            host: host.to_string(),
+            host: Host::parse(host),
             port,
         };
     }
     match raw.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => match port.parse() {
             Ok(port) if !host.is_empty() => Address::Tcp {
-                host: host.to_string(),
+                host: Host::parse(host),
                 port,
             },
             _ => unresolved(),
@@ -1342,7 +1342,7 @@ pub fn parse_address(raw: &str, default_port: u16) -> Address {
         Some(_) => unresolved(),
         None if raw.is_empty() => unresolved(),
         None => Address::Tcp {
-            host: raw.to_string(),
+            host: Host::parse(raw),
             port: default_port,
         },
     }
@@ -1454,7 +1454,9 @@ fn promote_upstream(pass: &mut Pass, upstreams: &[String]) {
     };
     if let PassTarget::Tcp { host, .. } = &pass.target
         && !explicit_port
-        && let Some(name) = upstreams.iter().find(|u| u.eq_ignore_ascii_case(host))
+        && let Some(name) = upstreams
+            .iter()
+            .find(|u| u.eq_ignore_ascii_case(&host.to_string()))
     {
         pass.target = PassTarget::Upstream { name: name.clone() };
     }
