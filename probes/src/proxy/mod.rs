@@ -9,10 +9,15 @@
 //! fact's file and line ([`Origin`]). A configuration that cannot be fully
 //! parsed still yields the part that could, plus warnings naming `file:line`;
 //! only a missing or unreadable main file is a [`Failure`].
+//!
+//! Rules read the configuration through [`ProxyModel`]
+//! ([`ProxyObservation::model`]), the same whatever the proxy, and compare
+//! addresses with [`Address::same_endpoint`], never as text.
 
 pub mod discover;
 mod files;
 pub mod haproxy;
+pub mod model;
 pub mod nginx;
 
 use std::fmt;
@@ -22,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use discover::{Master, discover_masters};
+pub use model::{AccessLog, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyModel, TimeoutKind};
 
 use crate::units::UnixTime;
 use crate::{Failure, FailureKind, Millis, Phase, ProbeContext};
@@ -556,6 +562,12 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl ProxyObservation {
+    /// The proxy-neutral model of the configuration read ([`ProxyModel`]);
+    /// `None` when none was read.
+    pub fn model(&self) -> Option<ProxyModel> {
+        ProxyModel::of(self)
+    }
+
     /// Every concrete upstream address the proxy forwards to.
     pub fn forward_targets(&self) -> Vec<ForwardTarget> {
         let mut out = Vec::new();
