@@ -894,6 +894,67 @@ fn rust_panic() {
 }
 
 #[test]
+fn fatal_traces_are_told_from_caught_ones() {
+    let fatal = |name: &str| {
+        let obs = app_fixture(name);
+        let e = obs
+            .last_exception
+            .unwrap_or_else(|| panic!("{name}: no exception"));
+        (e.language, e.fatal)
+    };
+    // The process ended: a Go panic, Go's fatal error, a Rust panic, Node's
+    // uncaught exception and rejection, Ruby's report from <main>, the
+    // interpreter's fatal error.
+    assert_eq!(fatal("go_panic.log"), (Language::Go, true));
+    assert_eq!(fatal("go_fatal_error.log"), (Language::Go, true));
+    assert_eq!(fatal("rust_panic.log"), (Language::Rust, true));
+    assert_eq!(fatal("node_error.log"), (Language::Node, true));
+    assert_eq!(fatal("node_rejection.log"), (Language::Node, true));
+    assert_eq!(fatal("ruby_error.log"), (Language::Ruby, true));
+    assert_eq!(fatal("python_fatal.log"), (Language::Python, true));
+    // Caught and logged: the process goes on.
+    assert_eq!(fatal("python_traceback.log"), (Language::Python, false));
+    assert_eq!(fatal("java_exception.log"), (Language::Java, false));
+    assert_eq!(fatal("node_caught.log"), (Language::Node, false));
+    assert_eq!(fatal("mixed.log"), (Language::Python, false));
+
+    // net/http recovers a handler's panic: the first trace is not fatal.
+    let lines: Vec<String> = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs/go_panic.log"),
+    )
+    .unwrap()
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let traces = app::find_traces(&lines);
+    let ends: Vec<bool> = traces
+        .iter()
+        .map(|t| app::ends_process(&lines, t))
+        .collect();
+    assert_eq!(ends, [false, true]);
+}
+
+#[test]
+fn fatal_python_error_with_its_stack() {
+    let obs = app_fixture("python_fatal.log");
+    let e = obs.last_exception.as_ref().unwrap();
+    assert_eq!(e.head.exception_type, app::FATAL_PYTHON_ERROR);
+    assert_eq!(e.head.message, "Segmentation fault");
+    assert_eq!(
+        e.location.as_deref(),
+        Some("/srv/app/native.py:4 in read_config"),
+        "the innermost frame of the application (innermost first)"
+    );
+    assert_eq!(e.line, 3);
+    assert_eq!(e.trace_lines, 7);
+    let json = serde_json::to_string(e).unwrap();
+    assert!(json.contains("\"fatal\":true"), "{json}");
+    let caught = app_fixture("python_traceback.log");
+    let json = serde_json::to_string(caught.last_exception.as_ref().unwrap()).unwrap();
+    assert!(!json.contains("fatal"), "false is not written: {json}");
+}
+
+#[test]
 fn mixed_log_signatures() {
     use SignatureKind as K;
     let obs = app_fixture("mixed.log");
