@@ -121,6 +121,10 @@ pub struct HttpObservation {
     /// The body as read (up to `body_limit`), for rules that look inside.
     #[serde(skip)]
     pub body: Vec<u8>,
+    /// The body read says it is a maintenance page ([`is_maintenance_page`]):
+    /// a hint, not a verdict.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub maintenance_page: bool,
     /// The TLS session, for `https://`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tls: Option<TlsSession>,
@@ -413,6 +417,7 @@ where
 
     let body_result = read_body(response.into_body(), spec.body_limit, deadline, obs).await;
     obs.body_bytes = obs.body.len();
+    obs.maintenance_page = is_maintenance_page(&obs.body);
     let excerpt = &obs.body[..obs.body.len().min(BODY_EXCERPT)];
     obs.body_excerpt = String::from_utf8_lossy(excerpt).into_owned();
     body_result.map_err(|e| match e {
@@ -428,6 +433,25 @@ where
         ));
     }
     Ok(())
+}
+
+/// Whether a body says it is a maintenance page: `maintenance` as a word
+/// (not inside `maintenance_mode` or `maintenances`), `temporarily down
+/// for` or `scheduled downtime`, in any case.
+pub fn is_maintenance_page(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body)
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = text.as_bytes();
+    let as_word = text.match_indices("maintenance").any(|(at, m)| {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(at + m.len()).copied();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    });
+    as_word || text.contains("temporarily down for") || text.contains("scheduled downtime")
 }
 
 /// What nginx answers to plain HTTP on a TLS port.
@@ -637,4 +661,31 @@ fn io_source(e: &hyper::Error) -> Option<&std::io::Error> {
         source = s.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_maintenance_page;
+
+    #[test]
+    fn maintenance_pages() {
+        for yes in [
+            "<html><head><title>Maintenance</title></head></html>",
+            "We are down for MAINTENANCE.",
+            "Site under maintenance-mode, back soon",
+            "The shop is temporarily\n   down for an upgrade",
+            "Scheduled downtime: 02:00-03:00 UTC",
+        ] {
+            assert!(is_maintenance_page(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "",
+            "Internal Server Error",
+            "<div class=\"maintenance_banner\" hidden></div>",
+            "maintenances",
+            "premaintenance check failed",
+        ] {
+            assert!(!is_maintenance_page(no.as_bytes()), "{no}");
+        }
+    }
 }

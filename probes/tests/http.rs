@@ -175,6 +175,39 @@ async fn status_500_is_recorded_with_body_excerpt() {
 }
 
 #[tokio::test]
+async fn maintenance_page_is_a_hint_from_the_body_read() {
+    support::init();
+    let page = support::http_server(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nContent-Length: 72\r\nConnection: close\r\n\r\n<html><body><h1>Down for Maintenance</h1><p>Back soon.</p></body></html>",
+    )
+    .await;
+    let obs = probe(&spec(&format!("http://{page}/"))).await;
+    assert_eq!((obs.status, obs.failure.as_ref()), (Some(503), None));
+    assert!(obs.maintenance_page, "{obs:?}");
+    let json = serde_json::to_string(&obs).unwrap();
+    assert!(json.contains("\"maintenance_page\":true"), "{json}");
+
+    // The words past the part read do not count.
+    let mut long = spec(&format!("http://{page}/"));
+    long.body_limit = 20;
+    let obs = probe(&long).await;
+    assert!(obs.body_truncated);
+    assert!(!obs.maintenance_page, "{obs:?}");
+
+    let error = support::http_server(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 19\r\nConnection: close\r\n\r\nno healthy upstream",
+    )
+    .await;
+    let obs = probe(&spec(&format!("http://{error}/"))).await;
+    assert!(!obs.maintenance_page);
+    let json = serde_json::to_string(&obs).unwrap();
+    assert!(
+        !json.contains("maintenance_page"),
+        "false is not written: {json}"
+    );
+}
+
+#[tokio::test]
 async fn status_503_keeps_retry_after_and_via() {
     support::init();
     let addr = support::http_server(

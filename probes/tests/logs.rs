@@ -18,6 +18,7 @@ use why5xx_probes::logs::{
     AppLogObservation, AppLogSpec, OffsetSource, ProxyErrorLogObservation, ProxyErrorLogSpec,
     run_app_log, run_proxy_error_log,
 };
+use why5xx_probes::proxy::Address;
 use why5xx_probes::units::UnixTime;
 use why5xx_probes::{FailureKind, ProbeContext};
 
@@ -199,7 +200,123 @@ fn nginx_observation_round_trips_through_json() {
     );
 }
 
+fn addr(text: &str) -> Address {
+    Address::parse(text).unwrap()
+}
+
+#[test]
+fn errors_are_attributed_to_typed_addresses() {
+    use ProxyErrorKind as K;
+    // Lines written by nginx 1.22 (the last two with their addresses changed).
+    let obs = proxy_error::analyze(&fixture("nginx_error_ports.log"), WINDOW, NOW);
+    let refused = |target: &str| obs.count_for(K::ConnectRefused, Some(&addr(target)));
+    assert_eq!(obs.count_for(K::ConnectRefused, None), 7);
+    assert_eq!(refused("127.0.0.1:3000"), 2, "not the lines of :30001");
+    assert_eq!(refused("http://127.0.0.1:30001/"), 1);
+    assert_eq!(refused("127.0.0.1:300"), 0);
+    assert_eq!(refused("[::1]:3000"), 1, "IPv6 is its own family");
+    assert_eq!(refused("localhost:3000"), 3, "localhost is either loopback");
+    assert_eq!(refused("10.0.0.1:80"), 1, "not the line of 110.0.0.1");
+    assert_eq!(refused("110.0.0.1:80"), 1);
+    assert_eq!(refused("fastcgi://127.0.0.1:9000"), 1);
+    assert_eq!(
+        refused("127.0.0.1:9000"),
+        1,
+        "the scheme is not the endpoint"
+    );
+    // A missing unix socket is attributed to its path.
+    let missing = obs.kind(K::UnixSocketMissing).unwrap();
+    assert!(
+        missing
+            .by_upstream
+            .keys()
+            .all(|k| matches!(Address::parse(k), Some(Address::Unix { .. }))),
+        "{missing:?}"
+    );
+    let sock = |p: &str| obs.count_for(K::UnixSocketMissing, Some(&addr(p)));
+    assert_eq!(sock("unix:/run/gunicorn.sock"), 1);
+    assert_eq!(sock("http://unix:/run/uwsgi.sock:/"), 1);
+    assert_eq!(sock("unix:/run/gunicorn"), 0);
+    assert_eq!(
+        obs.count_for(K::UnixSocketMissing, Some(&addr("127.0.0.1:3000"))),
+        0
+    );
+    assert_eq!(obs.count_for(K::UpstreamTimedOut, None), 0);
+
+    // The fixture of every kind: resolution failures by host name, the
+    // resolver's own address, unix sockets with permission denied.
+    let obs = proxy_error::analyze(&fixture("nginx_error.log"), WINDOW, NOW);
+    assert_eq!(
+        obs.count_for(K::CouldNotResolve, Some(&addr("http://backend.internal/"))),
+        1
+    );
+    assert_eq!(
+        obs.count_for(K::CouldNotResolve, Some(&addr("app.internal:3000"))),
+        1
+    );
+    assert_eq!(
+        obs.count_for(K::CouldNotResolve, Some(&addr("app.internal:3001"))),
+        0
+    );
+    assert_eq!(
+        obs.count_for(
+            K::ConnectPermissionDenied,
+            Some(&addr("unix:/run/php/php8.2-fpm.sock"))
+        ),
+        1
+    );
+    assert_eq!(
+        obs.count_for(K::UpstreamTimedOut, Some(&addr("127.0.0.1:3000"))),
+        2
+    );
+    assert_eq!(
+        obs.count_for(K::UpstreamTimedOut, Some(&addr("10.0.0.7:8080"))),
+        1
+    );
+}
+
 // ----------------------------------------------------- real nginx lines --
+
+/// A port refused on 127.0.0.1 and on `::1` whose number with its last digit
+/// dropped is refused too (45063 and 4506): two upstreams whose addresses
+/// are prefixes of each other as text.
+fn refused_port_pair() -> (u16, u16) {
+    let refused = |ip: &str, port: u16| std::net::TcpStream::connect((ip, port)).is_err();
+    for _ in 0..50 {
+        let long = support::refused_addr().port();
+        let short = long / 10;
+        if short > 1024
+            && refused("127.0.0.1", short)
+            && refused("127.0.0.1", long)
+            && refused("::1", long)
+        {
+            return (long, short);
+        }
+    }
+    panic!("no pair of refused ports");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_nginx_refusals_by_endpoint() {
+    let (long, short) = refused_port_pair();
+    let nginx = support::Nginx::start(&format!(
+        "server {{ listen 127.0.0.1:{{port}};\n\
+         location /long {{ proxy_pass http://127.0.0.1:{long}; }}\n\
+         location /short {{ proxy_pass http://127.0.0.1:{short}; }}\n\
+         location /v6 {{ proxy_pass http://[::1]:{long}; }} }}"
+    ));
+    for path in ["/long", "/long", "/short", "/v6"] {
+        assert_eq!(get(nginx.url(path)).await, 502, "{path}");
+    }
+    let obs = proxy_probe(&nginx.error_log()).await;
+    let refused =
+        |target: String| obs.count_for(ProxyErrorKind::ConnectRefused, Some(&addr(&target)));
+    assert_eq!(refused(format!("127.0.0.1:{long}")), 2, "{obs:#?}");
+    assert_eq!(refused(format!("127.0.0.1:{short}")), 1, "{obs:#?}");
+    assert_eq!(refused(format!("[::1]:{long}")), 1, "{obs:#?}");
+    assert_eq!(refused(format!("localhost:{long}")), 3);
+    assert_eq!(obs.count_for(ProxyErrorKind::ConnectRefused, None), 4);
+}
 
 fn proxy_to(upstream: &str, extra: &str) -> String {
     format!(
@@ -774,6 +891,67 @@ fn rust_panic() {
     assert_eq!(e.trace_lines, 3);
     assert_eq!(obs.signatures.len(), 1, "{:#?}", obs.signatures);
     assert_eq!(obs.signatures[0].kind, SignatureKind::TooManyOpenFiles);
+}
+
+#[test]
+fn fatal_traces_are_told_from_caught_ones() {
+    let fatal = |name: &str| {
+        let obs = app_fixture(name);
+        let e = obs
+            .last_exception
+            .unwrap_or_else(|| panic!("{name}: no exception"));
+        (e.language, e.fatal)
+    };
+    // The process ended: a Go panic, Go's fatal error, a Rust panic, Node's
+    // uncaught exception and rejection, Ruby's report from <main>, the
+    // interpreter's fatal error.
+    assert_eq!(fatal("go_panic.log"), (Language::Go, true));
+    assert_eq!(fatal("go_fatal_error.log"), (Language::Go, true));
+    assert_eq!(fatal("rust_panic.log"), (Language::Rust, true));
+    assert_eq!(fatal("node_error.log"), (Language::Node, true));
+    assert_eq!(fatal("node_rejection.log"), (Language::Node, true));
+    assert_eq!(fatal("ruby_error.log"), (Language::Ruby, true));
+    assert_eq!(fatal("python_fatal.log"), (Language::Python, true));
+    // Caught and logged: the process goes on.
+    assert_eq!(fatal("python_traceback.log"), (Language::Python, false));
+    assert_eq!(fatal("java_exception.log"), (Language::Java, false));
+    assert_eq!(fatal("node_caught.log"), (Language::Node, false));
+    assert_eq!(fatal("mixed.log"), (Language::Python, false));
+
+    // net/http recovers a handler's panic: the first trace is not fatal.
+    let lines: Vec<String> = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/logs/go_panic.log"),
+    )
+    .unwrap()
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let traces = app::find_traces(&lines);
+    let ends: Vec<bool> = traces
+        .iter()
+        .map(|t| app::ends_process(&lines, t))
+        .collect();
+    assert_eq!(ends, [false, true]);
+}
+
+#[test]
+fn fatal_python_error_with_its_stack() {
+    let obs = app_fixture("python_fatal.log");
+    let e = obs.last_exception.as_ref().unwrap();
+    assert_eq!(e.head.exception_type, app::FATAL_PYTHON_ERROR);
+    assert_eq!(e.head.message, "Segmentation fault");
+    assert_eq!(
+        e.location.as_deref(),
+        Some("/srv/app/native.py:4 in read_config"),
+        "the innermost frame of the application (innermost first)"
+    );
+    assert_eq!(e.line, 3);
+    assert_eq!(e.trace_lines, 7);
+    let json = serde_json::to_string(e).unwrap();
+    assert!(json.contains("\"fatal\":true"), "{json}");
+    let caught = app_fixture("python_traceback.log");
+    let json = serde_json::to_string(caught.last_exception.as_ref().unwrap()).unwrap();
+    assert!(!json.contains("fatal"), "false is not written: {json}");
 }
 
 #[test]

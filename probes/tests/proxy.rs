@@ -1,12 +1,14 @@
 //! The proxy probe: the nginx and haproxy readers on checked-in fixtures
-//! (which `nginx -t` and `haproxy -c` accept), and discovery of a real
-//! nginx master started by the test.
+//! (which `nginx -t` and `haproxy -c` accept), the proxy-neutral model built
+//! from them and from recorded observations, and discovery of a real nginx
+//! master started by the test.
 
 use std::path::{Path, PathBuf};
 
 use why5xx_probes::proxy::nginx::{self, Location, NginxModel, PassTarget, Server};
 use why5xx_probes::proxy::{
-    self, Address, ConfigSource, Protocol, ProxyKind, ProxyObservation, ProxySpec, haproxy,
+    self, Address, ConfigSource, Dialect, Limit, LimitKind, MaintenanceSwitch, Origin, Protocol,
+    ProxyKind, ProxyObservation, ProxySpec, haproxy,
 };
 use why5xx_probes::{FailureKind, Millis, ProbeContext};
 
@@ -72,7 +74,7 @@ fn nginx_t(conf: &Path) -> std::process::Output {
 
 #[test]
 fn nginx_fixtures_pass_nginx_t() {
-    for conf in [site(), fixtures().join("nginx/tokens.conf")] {
+    for conf in [site(), fixtures().join("nginx/tokens.conf"), model_conf()] {
         let out = nginx_t(&conf);
         assert!(
             out.status.success(),
@@ -716,18 +718,20 @@ async fn discovery_finds_this_tests_nginx_master() {
 
 #[test]
 fn haproxy_fixture_passes_haproxy_c() {
-    let out = std::process::Command::new("haproxy")
-        .arg("-c")
-        .arg("-f")
-        .arg(fixtures().join("haproxy/haproxy.cfg"))
-        .output()
-        .expect("haproxy must be installed");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for cfg in ["haproxy/haproxy.cfg", "haproxy/limits.cfg"] {
+        let out = std::process::Command::new("haproxy")
+            .arg("-c")
+            .arg("-f")
+            .arg(fixtures().join(cfg))
+            .output()
+            .expect("haproxy must be installed");
+        assert!(
+            out.status.success(),
+            "{cfg}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -859,4 +863,303 @@ async fn explicit_haproxy_config_without_discovery() {
     assert!(obs.master.is_none());
     assert_eq!(obs.forward_targets().len(), 6);
     assert!(obs.error_logs().is_empty());
+}
+
+// ------------------------------------------------------ the neutral model --
+
+fn model_conf() -> PathBuf {
+    fixtures().join("nginx/model/nginx.conf")
+}
+
+/// What the probe observes of a configuration (`*.cfg`: haproxy's), read
+/// with prefix `/prefix` and without looking for masters (another test's
+/// nginx may be running).
+fn observe(config: &Path) -> ProxyObservation {
+    let haproxy = config.extension().is_some_and(|e| e == "cfg");
+    let mut obs = ProxyObservation {
+        config: Some(config.to_path_buf()),
+        ..ProxyObservation::default()
+    };
+    if haproxy {
+        let loaded = haproxy::load(&[config.to_path_buf()]);
+        assert!(loaded.failure.is_none(), "{:?}", loaded.failure);
+        obs.kind = Some(ProxyKind::Haproxy);
+        obs.haproxy = loaded.model;
+        obs.warnings = loaded.warnings;
+    } else {
+        let loaded = load(config);
+        assert!(loaded.failure.is_none(), "{:?}", loaded.failure);
+        obs.kind = Some(ProxyKind::Nginx);
+        obs.nginx = loaded.model;
+        obs.warnings = loaded.warnings;
+    }
+    obs
+}
+
+#[test]
+fn nginx_access_logs_formats_and_off() {
+    let m = model(&model_conf());
+    let timed = &m.log_formats["timed"];
+    assert_eq!(
+        timed.value,
+        r#"$remote_addr [$time_local] "$request" $status $request_time $upstream_response_time"#,
+        "the strings joined, escape= dropped"
+    );
+    assert_eq!(timed.origin.line, 14);
+    assert_eq!(
+        m.access_logs[0].value,
+        PathBuf::from("/prefix/logs/access.log")
+    );
+    assert_eq!(m.access_logs[0].format, None);
+    let shop = server(&m, "shop.example.com");
+    assert_eq!(
+        shop.access_logs[0].value,
+        PathBuf::from("/prefix/logs/shop.access.log")
+    );
+    assert_eq!(shop.access_logs[0].format.as_deref(), Some("timed"));
+    assert_eq!(shop.access_logs.len(), 1, "its own replace http's");
+    let health = location(shop, "= /health");
+    assert_eq!(health.access_log_off.as_ref().unwrap().line, 45);
+    // `access_log off` drops the inherited log.
+    let quiet = server(&m, "quiet.example.com");
+    assert!(quiet.access_logs.is_empty(), "{:?}", quiet.access_logs);
+    assert_eq!(quiet.access_log_off.as_ref().unwrap().line, 52);
+    // http-level limits are kept for the servers that inherit them.
+    assert_eq!(m.http_limit_req[0].zone, "persite");
+    assert_eq!(quiet.limit_req[0].zone, "persite");
+}
+
+#[test]
+fn model_of_nginx_limits_maintenance_and_logs() {
+    let obs = observe(&model_conf());
+    let m = obs.model().unwrap();
+    let file = model_conf();
+    let at = |line| Origin::new(&file, line);
+    assert_eq!(m.kind, ProxyKind::Nginx);
+    assert_eq!(m.dialect, Dialect::Nginx);
+    assert_eq!(m.config.as_deref(), Some(file.as_path()));
+    assert_eq!(m.targets, obs.forward_targets());
+    assert_eq!(m.error_logs, obs.error_logs());
+    assert_eq!(m.stats_socket, None);
+    let shop = "server shop.example.com (listen 127.0.0.1:8080)";
+    let quiet = "server quiet.example.com (listen 127.0.0.1:8081)";
+    assert_eq!(
+        m.limits,
+        [
+            Limit {
+                kind: LimitKind::Rate,
+                zone: "persite".into(),
+                rate: Some("100r/m".into()),
+                burst: Some(50),
+                connections: None,
+                scope: "http".into(),
+                origin: at(20),
+            },
+            Limit {
+                kind: LimitKind::Connections,
+                zone: "addr".into(),
+                rate: None,
+                burst: None,
+                connections: Some(20),
+                scope: shop.into(),
+                origin: at(26),
+            },
+            Limit {
+                kind: LimitKind::Rate,
+                zone: "perip".into(),
+                rate: Some("10r/s".into()),
+                burst: Some(20),
+                connections: None,
+                scope: format!("{shop}, location /api/"),
+                origin: at(37),
+            },
+        ],
+        "each directive once, where it is written"
+    );
+    assert_eq!(
+        m.maintenance,
+        [
+            MaintenanceSwitch {
+                flag: Some("/var/www/maintenance.on".into()),
+                when_absent: false,
+                status: 503,
+                scope: shop.into(),
+                origin: at(27),
+            },
+            MaintenanceSwitch {
+                flag: None,
+                when_absent: false,
+                status: 503,
+                scope: format!("{quiet}, location /"),
+                origin: at(54),
+            },
+            MaintenanceSwitch {
+                flag: Some("/srv/app/ready".into()),
+                when_absent: true,
+                status: 503,
+                scope: format!("{quiet}, location /ready"),
+                origin: at(57),
+            },
+        ],
+        "a flag holding variables cannot be checked: left out"
+    );
+    let logs: Vec<(&Path, Option<&str>)> = m
+        .access_logs
+        .iter()
+        .map(|a| (a.path.as_path(), a.format.as_deref()))
+        .collect();
+    assert_eq!(
+        logs,
+        [
+            (Path::new("/prefix/logs/access.log"), Some("combined")),
+            (Path::new("/prefix/logs/shop.access.log"), Some("timed")),
+        ]
+    );
+    assert!(
+        m.access_logs[0]
+            .pattern
+            .as_deref()
+            .unwrap()
+            .starts_with("$remote_addr - $remote_user [$time_local]")
+    );
+    assert!(
+        m.access_logs[1]
+            .pattern
+            .as_deref()
+            .unwrap()
+            .ends_with("$upstream_response_time")
+    );
+    assert_eq!(m.access_logs[1].origin, Some(at(25)));
+}
+
+#[test]
+fn model_of_the_site_fixture_keeps_what_the_observation_says() {
+    let obs = observe(&site());
+    let m = obs.model().unwrap();
+    assert_eq!(m.targets, obs.forward_targets());
+    assert_eq!(m.warnings, obs.warnings);
+    // limit_req and limit_conn of /api/ (the nested location inherits them).
+    let zones: Vec<(&str, LimitKind)> =
+        m.limits.iter().map(|l| (l.zone.as_str(), l.kind)).collect();
+    assert_eq!(
+        zones,
+        [
+            ("perip", LimitKind::Rate),
+            ("conns", LimitKind::Connections)
+        ]
+    );
+    // In the order servers are included: dyn's `!-f` on /up/, shop's
+    // flag, secure's unconditional 503.
+    let switches: Vec<(Option<&Path>, bool)> = m
+        .maintenance
+        .iter()
+        .map(|s| (s.flag.as_deref(), s.when_absent))
+        .collect();
+    assert_eq!(
+        switches,
+        [
+            (Some(Path::new("/srv/app/ready")), true),
+            (Some(Path::new("/var/www/maintenance.on")), false),
+            (None, false),
+        ]
+    );
+    assert_eq!(m.access_logs.len(), 1);
+}
+
+#[test]
+fn model_of_haproxy_limits_and_stats_socket() {
+    let path = fixtures().join("haproxy/limits.cfg");
+    let obs = observe(&path);
+    let m = obs.model().unwrap();
+    assert_eq!(m.kind, ProxyKind::Haproxy);
+    assert_eq!(m.dialect, Dialect::Haproxy);
+    assert_eq!(
+        m.stats_socket.as_deref(),
+        Some(Path::new("/run/haproxy/admin.sock")),
+        "the first unix socket; the TCP one is not a path"
+    );
+    let limits: Vec<(LimitKind, Option<u64>, &str, u32)> = m
+        .limits
+        .iter()
+        .map(|l| (l.kind, l.connections, l.scope.as_str(), l.origin.line))
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            (LimitKind::Connections, Some(4096), "global", 4),
+            (LimitKind::Connections, Some(1000), "defaults", 10),
+            (LimitKind::Connections, Some(2000), "frontend www", 17),
+            (
+                LimitKind::Connections,
+                Some(50),
+                "backend app, server app1",
+                25
+            ),
+        ],
+        "frontend admin inherits the defaults' maxconn: listed once"
+    );
+    assert!(
+        m.limits
+            .iter()
+            .all(|l| l.zone.is_empty() && l.rate.is_none())
+    );
+    assert!(m.access_logs.is_empty() && m.maintenance.is_empty());
+    assert_eq!(m.targets, obs.forward_targets());
+    assert!(m.error_logs.is_empty());
+    // The fixture without a stats socket.
+    let plain = observe(&fixtures().join("haproxy/haproxy.cfg"))
+        .model()
+        .unwrap();
+    assert_eq!(plain.stats_socket, None);
+    assert_eq!(plain.targets.len(), 6);
+}
+
+#[test]
+fn no_configuration_no_model() {
+    assert_eq!(ProxyObservation::default().model(), None);
+}
+
+/// Observations recorded by the root crate's lab before the model existed.
+fn recorded(name: &str) -> (serde_json::Value, ProxyObservation) {
+    let text =
+        std::fs::read_to_string(fixtures().join(format!("proxy/recorded-{name}.json"))).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let obs: ProxyObservation = serde_json::from_str(&text).unwrap();
+    (value, obs)
+}
+
+#[test]
+fn recorded_observations_serialize_as_before_and_give_the_same_model() {
+    for name in ["rate_limited", "maintenance_flag"] {
+        let (value, obs) = recorded(name);
+        assert_eq!(
+            serde_json::to_value(&obs).unwrap(),
+            value,
+            "{name}: serialization changed"
+        );
+        let again: ProxyObservation =
+            serde_json::from_value(serde_json::to_value(&obs).unwrap()).unwrap();
+        assert_eq!(again.model(), obs.model(), "{name}");
+    }
+    let (_, obs) = recorded("rate_limited");
+    let m = obs.model().unwrap();
+    assert_eq!(m.limits.len(), 1);
+    let l = &m.limits[0];
+    assert_eq!((l.kind, l.zone.as_str()), (LimitKind::Rate, "lab"));
+    assert_eq!(l.rate.as_deref(), Some("1r/m"));
+    assert!(l.scope.ends_with(", location /"), "{}", l.scope);
+    let target = &m.targets[0];
+    assert_eq!(
+        target.address.socket_addr(),
+        Some("127.0.0.1:42941".parse().unwrap())
+    );
+    let (_, obs) = recorded("maintenance_flag");
+    let m = obs.model().unwrap();
+    assert!(
+        m.maintenance
+            .iter()
+            .any(|s| s.flag.is_some() && s.status == 503),
+        "{:?}",
+        m.maintenance
+    );
 }

@@ -107,6 +107,10 @@ pub struct AppException {
     /// Its timestamp: the trace's own, else that of the nearest line above.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub time: Option<UnixTime>,
+    /// The trace ended the process ([`ends_process`]), as opposed to an
+    /// error the application caught and logged.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub fatal: bool,
 }
 
 /// A typed error signature of an application log line.
@@ -305,6 +309,74 @@ fn indented(l: &str) -> bool {
     l.starts_with(' ') || l.starts_with('\t')
 }
 
+/// A Python frame's file that is not the application's own code.
+fn python_library(file: &str) -> bool {
+    [
+        "site-packages/",
+        "dist-packages/",
+        "<frozen ",
+        "/lib/python",
+    ]
+    .iter()
+    .any(|m| file.contains(m))
+}
+
+/// The exception type given to the interpreter's own fatal errors.
+pub const FATAL_PYTHON_ERROR: &str = "Fatal Python error";
+
+/// The interpreter's fatal error (`Fatal Python error: Segmentation fault`)
+/// with the stacks `faulthandler` prints after it, innermost frame first
+/// (`  File "/app/x.py", line 4 in f`).
+fn python_fatal(lines: &[String], start: usize) -> Option<Trace> {
+    let head = &lines[start];
+    let at = head.find("Fatal Python error: ")?;
+    let message = head[at + 20..].trim().to_string();
+    let limit = lines.len().min(start + MAX_TRACE_SCAN);
+    let mut end = start + 1;
+    let mut location = None;
+    while end < limit {
+        let line = &lines[end];
+        let body = line.trim_start();
+        let frame = indented(line)
+            .then(|| body.strip_prefix("File \""))
+            .flatten();
+        let part = frame.is_some()
+            || body.is_empty()
+            || [
+                "Current thread ",
+                "Thread 0x",
+                "Stack (most recent",
+                "Extension modules:",
+            ]
+            .iter()
+            .any(|p| body.starts_with(p));
+        if !part {
+            break;
+        }
+        if let Some(rest) = frame
+            && location.is_none()
+            && let Some((file, rest)) = rest.split_once("\", line ")
+            && !python_library(file)
+        {
+            let (num, func) = rest.split_once(" in ").unwrap_or((rest, ""));
+            location = Some(format!("{file}:{num} in {func}"));
+        }
+        end += 1;
+    }
+    while end > start + 1 && lines[end - 1].trim().is_empty() {
+        end -= 1;
+    }
+    Some(Trace {
+        language: Language::Python,
+        exception_type: FATAL_PYTHON_ERROR.to_string(),
+        message,
+        location,
+        root_cause: None,
+        start,
+        end,
+    })
+}
+
 fn python(lines: &[String], i: usize) -> Option<Trace> {
     if !lines[i].contains("Traceback (most recent call last):") {
         return None;
@@ -325,14 +397,7 @@ fn python(lines: &[String], i: usize) -> Option<Trace> {
             };
             // The innermost frame of the application's own code, else the
             // innermost frame.
-            let library = [
-                "site-packages/",
-                "dist-packages/",
-                "<frozen ",
-                "/lib/python",
-            ]
-            .iter()
-            .any(|m| file.contains(m));
+            let library = python_library(file);
             if !library || !app_frame {
                 app_frame |= !library;
                 location = Some(here);
@@ -677,11 +742,57 @@ fn node(lines: &[String], i: usize) -> Option<Trace> {
 /// The trace starting at line `i`, if one does.
 pub fn trace_at(lines: &[String], i: usize) -> Option<Trace> {
     python(lines, i)
+        .or_else(|| python_fatal(lines, i))
         .or_else(|| rust(lines, i))
         .or_else(|| go(lines, i))
         .or_else(|| ruby(lines, i))
         .or_else(|| java(lines, i))
         .or_else(|| node(lines, i))
+}
+
+/// Words of a process killed by a signal, as runtimes, shells and process
+/// managers print them.
+pub const CRASH_MARKERS: [&str; 4] = ["Segmentation fault", "SIGSEGV", "SIGABRT", "core dumped"];
+
+/// Whether trace `t` of `lines` ended the process rather than being caught
+/// and logged: a Go `panic:` or `fatal error:` at the start of a line (not
+/// `http: panic serving`, which net/http recovers), any Rust panic (a
+/// panicking thread usually takes the process down), `Fatal Python error`,
+/// Node's uncaught exception (the throwing line and a `^` caret printed
+/// above it, or the `Node.js vX` line below), Ruby's report of an exception
+/// that left `<main>`, and any trace with a crash signal
+/// ([`CRASH_MARKERS`]) in it or on the first line after it. A Java trace
+/// is never fatal by itself (a dying thread need not end the JVM).
+pub fn ends_process(lines: &[String], t: &Trace) -> bool {
+    let trace = &lines[t.start..t.end.min(lines.len())];
+    let after = lines
+        .get(t.end..)
+        .unwrap_or_default()
+        .iter()
+        .find(|l| !l.trim().is_empty());
+    let by_language = match t.language {
+        Language::Go => ["panic: ", "fatal error: "]
+            .iter()
+            .any(|p| lines[t.start].starts_with(p)),
+        Language::Rust => true,
+        Language::Python => t.exception_type == FATAL_PYTHON_ERROR,
+        Language::Node => {
+            let caret = lines[t.start.saturating_sub(4)..t.start].iter().any(|l| {
+                let l = l.trim();
+                !l.is_empty() && l.bytes().all(|b| b == b'^')
+            });
+            caret || after.is_some_and(|l| l.starts_with("Node.js v"))
+        }
+        Language::Ruby => trace
+            .iter()
+            .any(|l| l.contains(":in '<main>'") || l.contains(":in `<main>'")),
+        Language::Java => false,
+    };
+    by_language
+        || trace
+            .iter()
+            .chain(after)
+            .any(|l| CRASH_MARKERS.iter().any(|m| l.contains(m)))
 }
 
 /// Every trace in `lines`, in order. A Python exception raised while
@@ -1262,6 +1373,7 @@ pub fn analyze(tail: &Tail, window: Option<Duration>, now: UnixTime) -> AppLogOb
         trace_lines: (t.end - t.start) as u64,
         line: t.start as u64 + 1,
         time: times[t.start],
+        fatal: ends_process(lines, t),
     });
 
     let mut acc: HashMap<SignatureKind, Acc> = HashMap::new();

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tail::{self, Tail, TailSummary};
 use super::time::{self, LogClock, Stamp};
+use crate::proxy::{Address, Host};
 use crate::units::UnixTime;
 use crate::{Failure, FailureKind, Phase, ProbeContext};
 
@@ -273,6 +274,43 @@ impl ProxyErrorLogObservation {
     pub fn count(&self, kind: ProxyErrorKind) -> u64 {
         self.kind(kind).map_or(0, |k| k.count)
     }
+
+    /// Lines of `kind` in the window that concern `target` (all of them for
+    /// `None`): each upstream key is parsed with [`Address::parse`] and
+    /// compared with [`Address::same_endpoint`], so `127.0.0.1:3000` does not
+    /// count the lines of `127.0.0.1:30001`. A key that is a bare host name
+    /// (`backend.internal could not be resolved`) counts for every target
+    /// on that host. Keys that parse as neither count for no target.
+    pub fn count_for(&self, kind: ProxyErrorKind, target: Option<&Address>) -> u64 {
+        let Some(stats) = self.kind(kind) else {
+            return 0;
+        };
+        let Some(target) = target else {
+            return stats.count;
+        };
+        stats
+            .by_upstream
+            .iter()
+            .filter(|(key, _)| key_concerns(key, target))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+}
+
+/// Whether an upstream key of [`ProxyErrorStats::by_upstream`] names
+/// `target`: the same endpoint, or for a bare host name, the same host.
+fn key_concerns(key: &str, target: &Address) -> bool {
+    if let Some(address) = Address::parse(key) {
+        return address.same_endpoint(target);
+    }
+    let bare_name = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    match target {
+        Address::Tcp { host, .. } if bare_name => Host::parse(key).same_host(host),
+        _ => false,
+    }
 }
 
 /// One nginx error log line taken apart.
@@ -350,6 +388,9 @@ pub struct Classified {
     pub wrong_version_number: bool,
     /// A name the message itself carries: the unresolved host, the resolver.
     pub name: Option<String>,
+    /// The peer the message itself names (`connect() to unix:/run/app.sock
+    /// failed`), for lines without an `upstream:` context.
+    pub peer: Option<String>,
 }
 
 /// The errno of the first `(NNN: ` in `s`.
@@ -429,7 +470,15 @@ pub fn classify(message: &str) -> Option<Classified> {
         phase,
         wrong_version_number: kind == K::SslHandshakeFailed && m.contains("wrong version number"),
         name,
+        peer: connect_peer(m),
     })
+}
+
+/// The `X` of `connect() to X failed`: nginx names unix socket peers so.
+fn connect_peer(message: &str) -> Option<String> {
+    let rest = &message[message.find("connect() to ")? + 13..];
+    let (peer, _) = rest.split_once(" failed")?;
+    (!peer.is_empty() && !peer.contains(' ')).then(|| crate::redact::text(peer))
 }
 
 /// `http://127.0.0.1:3000/x?y` → `http://127.0.0.1:3000`;
@@ -511,7 +560,11 @@ pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObs
             }
             continue;
         };
-        let upstream = c.name.clone().or_else(|| p.upstream.map(upstream_peer));
+        let upstream = c
+            .name
+            .clone()
+            .or_else(|| p.upstream.map(upstream_peer))
+            .or_else(|| c.peer.clone());
         let a = acc.entry(c.kind).or_default();
         a.count += 1;
         if let Some(u) = &upstream

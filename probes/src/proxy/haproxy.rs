@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::Loaded;
 use super::nginx::{MAX_FILE_BYTES, MAX_FILES};
 use super::{
-    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Origin, Protocol, Setting, Timeouts,
-    files,
+    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Host, Origin, Protocol, Setting,
+    Timeouts, files,
 };
 use crate::{Failure, Millis, Phase};
 
@@ -96,6 +96,14 @@ pub struct HaproxyServer {
     pub origin: Origin,
 }
 
+impl HaproxyServer {
+    /// The value of a `NAME VALUE` parameter (`maxconn 100`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let at = self.params.iter().position(|p| p == name)?;
+        self.params.get(at + 1).map(String::as_str)
+    }
+}
+
 /// A `backend` (or the backend half of a `listen`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backend {
@@ -134,6 +142,10 @@ pub struct HaproxyModel {
     /// `log` targets of `global` as written (`/dev/log local0`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub logs: Vec<Setting<String>>,
+    /// The first `stats socket` of `global` on a unix socket (`unix@` dropped);
+    /// sockets on TCP addresses are not kept.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stats_socket: Option<Setting<PathBuf>>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub defaults: Vec<Defaults>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -421,6 +433,15 @@ pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
                     "log" if !args.is_empty() => {
                         m.logs.push(Setting::new(args.join(" "), origin));
                     }
+                    "stats" if args.first().is_some_and(|a| a == "socket") => {
+                        let path = args.get(1).map(|a| a.strip_prefix("unix@").unwrap_or(a));
+                        if m.stats_socket.is_none()
+                            && let Some(path) =
+                                path.filter(|p| !p.contains('@') && !p.contains(':'))
+                        {
+                            m.stats_socket = Some(Setting::new(PathBuf::from(path), origin));
+                        }
+                    }
                     _ => {}
                 },
                 Section::Defaults(d) => {
@@ -640,11 +661,14 @@ fn address(raw: &str, bind: bool) -> Address {
         if !bind {
             return unresolved();
         }
-        "*".to_string()
+        "*"
     } else {
-        host.to_string()
+        host
     };
-    Address::Tcp { host, port }
+    Address::Tcp {
+        host: Host::parse(host),
+        port,
+    }
 }
 
 /// Read the configuration files (directories contribute their `*.cfg`

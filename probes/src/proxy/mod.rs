@@ -9,10 +9,15 @@
 //! fact's file and line ([`Origin`]). A configuration that cannot be fully
 //! parsed still yields the part that could, plus warnings naming `file:line`;
 //! only a missing or unreadable main file is a [`Failure`].
+//!
+//! Rules read the configuration through [`ProxyModel`]
+//! ([`ProxyObservation::model`]), the same whatever the proxy, and compare
+//! addresses with [`Address::same_endpoint`], never as text.
 
 pub mod discover;
 mod files;
 pub mod haproxy;
+pub mod model;
 pub mod nginx;
 
 use std::fmt;
@@ -22,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use discover::{Master, discover_masters};
+pub use model::{AccessLog, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyModel, TimeoutKind};
 
 use crate::units::UnixTime;
 use crate::{Failure, FailureKind, Millis, Phase, ProbeContext};
@@ -109,13 +115,107 @@ impl<T> Setting<T> {
     }
 }
 
+/// A host: an IP address or a name (lower-cased). Serialized as the plain
+/// string it was written as (an IPv6 address without brackets); a text that
+/// parses as an IP address is one. The name `*` stands for every address
+/// (a `listen` or `bind` without a host).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+impl Host {
+    /// An IP literal (no brackets) or else a name, lower-cased.
+    pub fn parse(text: &str) -> Self {
+        text.parse::<IpAddr>()
+            .map_or_else(|_| Self::Name(text.to_ascii_lowercase()), Self::Ip)
+    }
+
+    /// The address, for an IP literal.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Ip(ip) => Some(*ip),
+            Self::Name(_) => None,
+        }
+    }
+
+    /// The name, for a host written as one (`*` included).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Ip(_) => None,
+            Self::Name(n) => Some(n),
+        }
+    }
+
+    /// `*`: every address.
+    pub fn is_wildcard(&self) -> bool {
+        self.name() == Some("*")
+    }
+
+    /// Whether both reach the same host, without resolving names: IPs
+    /// compare exactly (an IPv4-mapped IPv6 address as its IPv4 address),
+    /// names without regard to case or a final dot, and `localhost` matches
+    /// any loopback address (it resolves to `127.0.0.1` or `::1`). The
+    /// address family matters: `127.0.0.1` is not `::1`.
+    pub fn same_host(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Ip(a), Self::Ip(b)) => a.to_canonical() == b.to_canonical(),
+            (Self::Name(a), Self::Name(b)) => a
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(b.trim_end_matches('.')),
+            (Self::Name(n), Self::Ip(ip)) | (Self::Ip(ip), Self::Name(n)) => {
+                is_localhost(n) && ip.to_canonical().is_loopback()
+            }
+        }
+    }
+}
+
+fn is_localhost(name: &str) -> bool {
+    name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ip(ip) => write!(f, "{ip}"),
+            Self::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+impl From<&str> for Host {
+    fn from(text: &str) -> Self {
+        Self::parse(text)
+    }
+}
+
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Self {
+        Self::Ip(ip)
+    }
+}
+
+impl Serialize for Host {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Host {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Self::parse(&text))
+    }
+}
+
 /// Where something is reached: a host and port, a unix socket, or a text
 /// holding variables that only the proxy resolves at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Address {
     /// A host name or IP address (IPv6 without brackets) and a port.
-    Tcp { host: String, port: u16 },
+    Tcp { host: Host, port: u16 },
     /// A unix domain socket.
     Unix { path: PathBuf },
     /// Not known before run time: the text as written (variables, an
@@ -123,31 +223,133 @@ pub enum Address {
     Unresolved { raw: String },
 }
 
+/// URL schemes a proxy writes before an upstream address, with the port
+/// meant when none is written.
+const SCHEMES: &[(&str, u16)] = &[
+    ("http", 80),
+    ("https", 443),
+    ("fastcgi", 80),
+    ("uwsgi", 80),
+    ("suwsgi", 443),
+    ("grpc", 80),
+    ("grpcs", 443),
+    ("scgi", 80),
+    ("memcached", 11211),
+];
+
 impl Address {
+    /// Parse an upstream as nginx writes it after `upstream:` in its error
+    /// log, or as a forwarding target is written: `http://127.0.0.1:3000/x`,
+    /// `https://[::1]:8443/`, `fastcgi://127.0.0.1:9000`, `uwsgi://app:3031`,
+    /// `http://unix:/run/app.sock:/health`, `unix:/run/php.sock`,
+    /// `127.0.0.1:3000`, `[::1]:3000`, `app.internal:80`. A scheme without a
+    /// port means its default (http 80, https 443). `None` for text holding
+    /// nginx variables, an unknown scheme, or a host and port that do not
+    /// parse; without a scheme the port is required.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.contains('$') || text.is_empty() {
+            return None;
+        }
+        let (default_port, rest) = match text.split_once("://") {
+            Some((scheme, rest)) => {
+                let port = SCHEMES
+                    .iter()
+                    .find(|(s, _)| s.eq_ignore_ascii_case(scheme))
+                    .map(|(_, p)| *p)?;
+                (Some(port), rest)
+            }
+            None => (None, text),
+        };
+        if let Some(after) = rest
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("unix:"))
+            .map(|_| &rest[5..])
+        {
+            // `unix:/run/app.sock:/uri`: the path ends at the first `:`.
+            let path = after.split(':').next().unwrap_or(after);
+            return path
+                .starts_with('/')
+                .then(|| Self::Unix { path: path.into() });
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let (host, port) = split_host_port(authority)?;
+        let port = match port {
+            Some(p) => p.parse().ok()?,
+            None => default_port?,
+        };
+        let valid = host.parse::<IpAddr>().is_ok()
+            || host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        (valid && !host.is_empty()).then(|| Self::Tcp {
+            host: Host::parse(host),
+            port,
+        })
+    }
+
+    /// Whether both name the same endpoint: the same unix socket path, or
+    /// the same port on the same host ([`Host::same_host`]). Unresolved
+    /// addresses are the same as nothing. `127.0.0.1:3000` is not
+    /// `127.0.0.1:30001`, nor `[::1]:3000`.
+    pub fn same_endpoint(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Unix { path: a }, Self::Unix { path: b }) => a == b,
+            (Self::Tcp { host: a, port: pa }, Self::Tcp { host: b, port: pb }) => {
+                pa == pb && a.same_host(b)
+            }
+            _ => false,
+        }
+    }
+
     /// The socket address when the host is an IP address literal.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         match self {
-            Self::Tcp { host, port } => host
-                .parse::<IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, *port)),
+            Self::Tcp { host, port } => host.ip().map(|ip| SocketAddr::new(ip, *port)),
             _ => None,
         }
     }
 
-    /// The host name when the host is a name, not an IP literal.
+    /// The host name when the host is a name, not an IP literal (nor `*`).
     pub fn host_name(&self) -> Option<&str> {
         match self {
-            Self::Tcp { host, .. } if host.parse::<IpAddr>().is_err() && host != "*" => Some(host),
+            Self::Tcp { host, .. } if !host.is_wildcard() => host.name(),
             _ => None,
         }
+    }
+}
+
+/// `host:port`, `[v6]:port`, `[v6]` or `host` (no port): the host without
+/// brackets and the port text. `None` when brackets do not close or a bare
+/// host holds more than one `:` that is not an IPv6 literal.
+fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after.strip_prefix(':') {
+            Some(p) => Some((host, Some(p))),
+            None if after.is_empty() => Some((host, None)),
+            None => None,
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => Some((host, Some(port))),
+        Some(_) if authority.parse::<std::net::Ipv6Addr>().is_ok() => Some((authority, None)),
+        Some(_) => None,
+        None => Some((authority, None)),
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Self::Tcp {
+                host: Host::Ip(IpAddr::V6(ip)),
+                port,
+            } => write!(f, "[{ip}]:{port}"),
+            Self::Tcp {
+                host: Host::Name(n),
+                port,
+            } if n.contains(':') => write!(f, "[{n}]:{port}"),
             Self::Tcp { host, port } => write!(f, "{host}:{port}"),
             Self::Unix { path } => write!(f, "unix:{}", path.display()),
             Self::Unresolved { raw } => f.write_str(raw),
@@ -360,6 +562,12 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl ProxyObservation {
+    /// The proxy-neutral model of the configuration read ([`ProxyModel`]);
+    /// `None` when none was read.
+    pub fn model(&self) -> Option<ProxyModel> {
+        ProxyModel::of(self)
+    }
+
     /// Every concrete upstream address the proxy forwards to.
     pub fn forward_targets(&self) -> Vec<ForwardTarget> {
         let mut out = Vec::new();
@@ -649,10 +857,16 @@ mod tests {
         assert_eq!(a.socket_addr(), Some("[::1]:80".parse().unwrap()));
         assert_eq!(a.host_name(), None);
         let b = Address::Tcp {
-            host: "app".into(),
+            host: "App".into(),
             port: 3000,
         };
-        assert_eq!(b.host_name(), Some("app"));
+        assert_eq!(b.host_name(), Some("app"), "names are lower-cased");
+        assert_eq!(b.to_string(), "app:3000");
+        let any = Address::Tcp {
+            host: "*".into(),
+            port: 80,
+        };
+        assert_eq!((any.host_name(), any.to_string().as_str()), (None, "*:80"));
         assert_eq!(
             Address::Unix {
                 path: "/run/a.sock".into()
@@ -660,5 +874,143 @@ mod tests {
             .to_string(),
             "unix:/run/a.sock"
         );
+    }
+
+    #[test]
+    fn address_serializes_as_before() {
+        let cases = [
+            (
+                r#"{"type":"tcp","host":"127.0.0.1","port":3000}"#,
+                Address::Tcp {
+                    host: Host::Ip([127, 0, 0, 1].into()),
+                    port: 3000,
+                },
+            ),
+            (
+                r#"{"type":"tcp","host":"::1","port":80}"#,
+                Address::Tcp {
+                    host: Host::Ip(std::net::Ipv6Addr::LOCALHOST.into()),
+                    port: 80,
+                },
+            ),
+            (
+                r#"{"type":"tcp","host":"app.internal","port":80}"#,
+                Address::Tcp {
+                    host: Host::Name("app.internal".into()),
+                    port: 80,
+                },
+            ),
+            (
+                r#"{"type":"tcp","host":"*","port":8080}"#,
+                Address::Tcp {
+                    host: Host::Name("*".into()),
+                    port: 8080,
+                },
+            ),
+            (
+                r#"{"type":"unix","path":"/run/a.sock"}"#,
+                Address::Unix {
+                    path: "/run/a.sock".into(),
+                },
+            ),
+        ];
+        for (json, address) in cases {
+            assert_eq!(serde_json::to_string(&address).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Address>(json).unwrap(), address);
+        }
+    }
+
+    fn parsed(s: &str) -> Address {
+        Address::parse(s).unwrap_or_else(|| panic!("{s} does not parse"))
+    }
+
+    fn tcp(host: &str, port: u16) -> Address {
+        Address::Tcp {
+            host: host.into(),
+            port,
+        }
+    }
+
+    fn unix(path: &str) -> Address {
+        Address::Unix { path: path.into() }
+    }
+
+    #[test]
+    fn address_parse_forms() {
+        let cases = [
+            ("http://127.0.0.1:3000/path", tcp("127.0.0.1", 3000)),
+            ("http://127.0.0.1:3000", tcp("127.0.0.1", 3000)),
+            ("https://[::1]:8443/", tcp("::1", 8443)),
+            ("https://example.com/x", tcp("example.com", 443)),
+            ("HTTP://Example.COM", tcp("example.com", 80)),
+            ("http://backend/", tcp("backend", 80)),
+            ("fastcgi://127.0.0.1:9000", tcp("127.0.0.1", 9000)),
+            ("uwsgi://app:3031", tcp("app", 3031)),
+            ("grpc://127.0.0.1:50051", tcp("127.0.0.1", 50051)),
+            ("grpcs://api.internal", tcp("api.internal", 443)),
+            ("http://unix:/run/app.sock:/health", unix("/run/app.sock")),
+            ("http://unix:/run/app.sock", unix("/run/app.sock")),
+            ("uwsgi://unix:/run/uwsgi.sock:", unix("/run/uwsgi.sock")),
+            (
+                "unix:/run/php/php8.2-fpm.sock",
+                unix("/run/php/php8.2-fpm.sock"),
+            ),
+            ("127.0.0.1:3000", tcp("127.0.0.1", 3000)),
+            ("[::1]:3000", tcp("::1", 3000)),
+            ("app.internal:80", tcp("app.internal", 80)),
+            ("http://127.0.0.1:3000?x=1", tcp("127.0.0.1", 3000)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parsed(text), want, "{text}");
+        }
+        for bad in [
+            "",
+            "http://$host:8080",
+            "http://127.0.0.1:3000$request_uri",
+            "$upstream",
+            "app.internal",
+            "127.0.0.1",
+            "ftp://x:21",
+            "http://host:notaport/",
+            "http://[::1/",
+            "http://a b:80",
+            "unix:relative.sock",
+            "host:70000",
+        ] {
+            assert_eq!(Address::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn same_endpoint_is_typed_equality() {
+        let same = |a: &str, b: &str| parsed(a).same_endpoint(&parsed(b));
+        // Port and host prefixes are not matches.
+        assert!(same("127.0.0.1:3000", "http://127.0.0.1:3000/x"));
+        assert!(!same("127.0.0.1:3000", "127.0.0.1:30001"));
+        assert!(!same("127.0.0.1:30001", "127.0.0.1:3000"));
+        assert!(!same("10.0.0.1:80", "110.0.0.1:80"));
+        // The address family matters.
+        assert!(!same("127.0.0.1:3000", "[::1]:3000"));
+        assert!(same("[::1]:3000", "[0:0:0:0:0:0:0:1]:3000"));
+        // An IPv4-mapped IPv6 address is its IPv4 address.
+        assert!(same("[::ffff:127.0.0.1]:3000", "127.0.0.1:3000"));
+        // localhost resolves to either loopback address.
+        assert!(same("localhost:3000", "127.0.0.1:3000"));
+        assert!(same("127.0.0.2:3000", "LOCALHOST:3000"));
+        assert!(same("localhost:3000", "[::1]:3000"));
+        assert!(!same("localhost:3000", "10.0.0.1:3000"));
+        assert!(!same("localhost:3000", "localhost:3001"));
+        // Names compare without case; the unspecified address is an IP like any.
+        assert!(same("App.Internal:80", "http://app.internal/"));
+        assert!(!same("0.0.0.0:3000", "127.0.0.1:3000"));
+        assert!(!same("[::]:3000", "[::1]:3000"));
+        // Unix sockets by path; never equal to TCP.
+        assert!(same("unix:/run/a.sock", "http://unix:/run/a.sock:/x"));
+        assert!(!same("unix:/run/a.sock", "unix:/run/a.sock2"));
+        assert!(!same("unix:/run/a.sock", "127.0.0.1:80"));
+        let unresolved = Address::Unresolved {
+            raw: "http://$h".into(),
+        };
+        assert!(!unresolved.same_endpoint(&unresolved));
     }
 }

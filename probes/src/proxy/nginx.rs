@@ -11,13 +11,14 @@
 //! [`MAX_FILES`] and [`MAX_FILE_BYTES`]. A configuration that cannot be
 //! fully parsed gives a partial model and warnings naming `file:line`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::files;
 use super::{
-    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Loaded, Origin, Protocol, Setting,
+    Address, ConfigFile, EffectiveTimeout, ForwardTarget, Host, Loaded, Origin, Protocol, Setting,
     Timeouts,
 };
 use crate::{Failure, Millis, Phase};
@@ -437,6 +438,28 @@ impl Loader {
 /// A log file named in the configuration.
 pub type LogPath = Setting<PathBuf>;
 
+/// One `access_log PATH [FORMAT] [buffer=...] [if=...]` writing to a file.
+/// Serialized like a [`LogPath`], with the format when one is named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLogPath {
+    /// The file, relative paths resolved against the prefix.
+    pub value: PathBuf,
+    /// The `log_format` named; absent: nginx's predefined `combined`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub format: Option<String>,
+    pub origin: Origin,
+}
+
+/// The `access_log` directives set at one level: the files written, and
+/// `access_log off` (which also drops the inherited ones). Logs to syslog,
+/// `memory:` or `stderr` are not files and are left out, but still replace
+/// the inherited ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct AccessLogs {
+    files: Vec<AccessLogPath>,
+    off: Option<Origin>,
+}
+
 /// One `listen`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listen {
@@ -472,7 +495,7 @@ pub struct Pass {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PassTarget {
     /// A host (name or IP) and port (80/443 by default for http/https).
-    Tcp { host: String, port: u16 },
+    Tcp { host: Host, port: u16 },
     /// A unix socket: `http://unix:/run/app.sock:/uri`, `unix:/run/php.sock`.
     Unix { path: PathBuf },
     /// An `upstream` block of this name.
@@ -594,6 +617,12 @@ pub struct Location {
     /// `error_log` set in this location itself.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub error_logs: Vec<LogPath>,
+    /// `access_log` files set in this location itself.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub access_logs: Vec<AccessLogPath>,
+    /// `access_log off` in this location itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_log_off: Option<Origin>,
 }
 
 impl Location {
@@ -621,8 +650,12 @@ pub struct Server {
     /// Effective error logs (the server's own, else http's).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub error_logs: Vec<LogPath>,
+    /// Effective access log files (the server's own, else http's).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub access_logs: Vec<LogPath>,
+    pub access_logs: Vec<AccessLogPath>,
+    /// The `access_log off` in effect (the server's, else http's).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_log_off: Option<Origin>,
     /// `return`s at server level (outside locations).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub returns: Vec<Return>,
@@ -711,7 +744,20 @@ pub struct NginxModel {
     pub http_error_logs: Vec<LogPath>,
     /// `access_log` of the `http` block.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub access_logs: Vec<LogPath>,
+    pub access_logs: Vec<AccessLogPath>,
+    /// `access_log off` of the `http` block.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub access_log_off: Option<Origin>,
+    /// `log_format NAME [escape=...] STRING...` of the `http` block: the
+    /// strings joined, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub log_formats: BTreeMap<String, Setting<String>>,
+    /// `limit_req` of the `http` block (servers inherit them).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub http_limit_req: Vec<LimitReq>,
+    /// `limit_conn` of the `http` block.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub http_limit_conn: Vec<LimitConn>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub servers: Vec<Server>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -765,7 +811,7 @@ struct Scope {
     limit_req_status: Option<Setting<u16>>,
     limit_conn_status: Option<Setting<u16>>,
     error_logs: Vec<LogPath>,
-    access_logs: Vec<LogPath>,
+    access_logs: AccessLogs,
 }
 
 /// Facts gathered while walking.
@@ -923,6 +969,22 @@ impl Builder<'_> {
         Some(Setting::new(self.prefix.join(first), d.origin.clone()))
     }
 
+    /// Record one `access_log` in `own`: `off`, or the file and format (a
+    /// destination that is not a file records nothing).
+    fn access_log(&self, d: &Directive, own: &mut AccessLogs) {
+        if d.arg(0) == Some("off") {
+            own.off = Some(d.origin.clone());
+            return;
+        }
+        if let Some(path) = self.log_path(d) {
+            own.files.push(AccessLogPath {
+                value: path.value,
+                format: d.arg(1).filter(|f| !f.contains('=')).map(str::to_string),
+                origin: path.origin,
+            });
+        }
+    }
+
     /// Apply the inheritable directives set directly in `block` to `scope`,
     /// and record zones and resolvers seen there.
     fn scope(&mut self, parent: &Scope, block: &[Directive], label: &str) -> Scope {
@@ -930,7 +992,8 @@ impl Builder<'_> {
         let mut limit_req = Vec::new();
         let mut limit_conn = Vec::new();
         let mut error_logs = Vec::new();
-        let mut access_logs = Vec::new();
+        let mut access_logs = AccessLogs::default();
+        let mut access_set = false;
         for d in block {
             let name = d.name.as_str();
             for (m, module) in Module::ALL.into_iter().enumerate() {
@@ -966,7 +1029,24 @@ impl Builder<'_> {
                 "limit_req_zone" => self.model.limit_req_zones.push(limit_zone(d)),
                 "limit_conn_zone" => self.model.limit_conn_zones.push(limit_zone(d)),
                 "error_log" => error_logs.extend(self.log_path(d)),
-                "access_log" => access_logs.extend(self.log_path(d)),
+                "access_log" => {
+                    access_set = true;
+                    self.access_log(d, &mut access_logs);
+                }
+                "log_format" => {
+                    if let Some(name) = d.arg(0) {
+                        let text = d
+                            .args
+                            .iter()
+                            .skip(1)
+                            .filter(|a| !a.starts_with("escape="))
+                            .map(String::as_str)
+                            .collect::<String>();
+                        self.model
+                            .log_formats
+                            .insert(name.to_string(), Setting::new(text, d.origin.clone()));
+                    }
+                }
                 _ => {}
             }
         }
@@ -979,7 +1059,12 @@ impl Builder<'_> {
         if !error_logs.is_empty() {
             s.error_logs = error_logs;
         }
-        if !access_logs.is_empty() {
+        if access_set {
+            // Any access_log at a level replaces the inherited ones; `off`
+            // with files beside it is nginx's error, files win here.
+            if !access_logs.files.is_empty() {
+                access_logs.off = None;
+            }
             s.access_logs = access_logs;
         }
         s
@@ -989,7 +1074,10 @@ impl Builder<'_> {
         let block = http.children();
         let scope = self.scope(&Scope::default(), block, "http");
         self.model.http_error_logs.clone_from(&scope.error_logs);
-        self.model.access_logs.clone_from(&scope.access_logs);
+        self.model.access_logs.clone_from(&scope.access_logs.files);
+        self.model.access_log_off.clone_from(&scope.access_logs.off);
+        self.model.http_limit_req.clone_from(&scope.limit_req);
+        self.model.http_limit_conn.clone_from(&scope.limit_conn);
         for d in block {
             if d.name == "upstream" {
                 let up = upstream(d);
@@ -1035,7 +1123,8 @@ impl Builder<'_> {
             ssl_certificates: Vec::new(),
             ssl_certificate_keys: Vec::new(),
             error_logs: scope.error_logs.clone(),
-            access_logs: scope.access_logs.clone(),
+            access_logs: scope.access_logs.files.clone(),
+            access_log_off: scope.access_logs.off.clone(),
             returns: Vec::new(),
             maintenance: Vec::new(),
             limit_req: scope.limit_req.clone(),
@@ -1089,8 +1178,10 @@ impl Builder<'_> {
         let mut returns = Vec::new();
         let mut maintenance = Vec::new();
         let mut error_logs = Vec::new();
+        let mut access_logs = AccessLogs::default();
         for c in block {
             match c.name.as_str() {
+                "access_log" => self.access_log(c, &mut access_logs),
                 "proxy_pass" | "fastcgi_pass" | "uwsgi_pass" | "grpc_pass" => {
                     pass = parse_pass(c, &self.upstream_names());
                 }
@@ -1123,6 +1214,8 @@ impl Builder<'_> {
             limit_req_status: scope.limit_req_status.clone(),
             limit_conn_status: scope.limit_conn_status.clone(),
             error_logs,
+            access_log_off: access_logs.off.filter(|_| access_logs.files.is_empty()),
+            access_logs: access_logs.files,
         });
         let mut nested_parents = parents.to_vec();
         nested_parents.push(matcher);
@@ -1282,7 +1375,7 @@ fn listen(d: &Directive) -> Option<Listen> {
                 raw: raw.to_string(),
             },
             |port| Address::Tcp {
-                host: "*".to_string(),
+                host: Host::parse("*"),
                 port,
             },
         )
@@ -1327,14 +1420,14 @@ pub fn parse_address(raw: &str, default_port: u16) -> Address {
             None => return unresolved(),
         };
         return Address::Tcp {
-            host: host.to_string(),
+            host: Host::parse(host),
             port,
         };
     }
     match raw.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => match port.parse() {
             Ok(port) if !host.is_empty() => Address::Tcp {
-                host: host.to_string(),
+                host: Host::parse(host),
                 port,
             },
             _ => unresolved(),
@@ -1342,7 +1435,7 @@ pub fn parse_address(raw: &str, default_port: u16) -> Address {
         Some(_) => unresolved(),
         None if raw.is_empty() => unresolved(),
         None => Address::Tcp {
-            host: raw.to_string(),
+            host: Host::parse(raw),
             port: default_port,
         },
     }
@@ -1454,7 +1547,9 @@ fn promote_upstream(pass: &mut Pass, upstreams: &[String]) {
     };
     if let PassTarget::Tcp { host, .. } = &pass.target
         && !explicit_port
-        && let Some(name) = upstreams.iter().find(|u| u.eq_ignore_ascii_case(host))
+        && let Some(name) = upstreams
+            .iter()
+            .find(|u| u.eq_ignore_ascii_case(&host.to_string()))
     {
         pass.target = PassTarget::Upstream { name: name.clone() };
     }

@@ -1,0 +1,585 @@
+//! The proxy-neutral view of a reverse proxy's configuration: where it
+//! forwards, its rate and connection limits, its maintenance switches, its
+//! logs and control socket, and the words ([`Dialect`]) advice about it is
+//! written in — the same shape whether nginx or haproxy runs, so that rules
+//! read one model and never the proxy's own.
+//!
+//! [`ProxyModel`] is computed from a [`ProxyObservation`] (its `nginx` or
+//! `haproxy` part), never stored in it: recorded observations give the same
+//! model. Nothing here reads files or judges what a setting means for a 5xx.
+//! A third proxy is one more [`Dialect`] variant and one more `from_*`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::haproxy::HaproxyModel;
+use super::nginx::{LimitConn, LimitReq, MaintenanceFlag, NginxModel, Return};
+use super::{
+    EffectiveTimeout, ForwardTarget, Origin, Protocol, ProxyKind, ProxyObservation, Timeouts,
+};
+
+/// nginx's predefined `combined` log format.
+pub const NGINX_COMBINED_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+
+/// What the proxy's configuration says, in proxy-neutral terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyModel {
+    pub kind: ProxyKind,
+    /// The main configuration file.
+    pub config: Option<PathBuf>,
+    /// The proxy's words for advice.
+    pub dialect: Dialect,
+    /// Every concrete upstream address ([`ProxyObservation::forward_targets`]).
+    pub targets: Vec<ForwardTarget>,
+    /// Rate and connection limits, each directive once, at the outermost
+    /// level it is written (nested levels inherit it).
+    pub limits: Vec<Limit>,
+    /// Switches that make the proxy answer an error on purpose.
+    pub maintenance: Vec<MaintenanceSwitch>,
+    /// Error log files ([`ProxyObservation::error_logs`]).
+    pub error_logs: Vec<PathBuf>,
+    /// Access log files, each file and format once. haproxy: none (it logs
+    /// to syslog).
+    pub access_logs: Vec<AccessLog>,
+    /// haproxy's `stats socket` on a unix socket.
+    pub stats_socket: Option<PathBuf>,
+    /// What could not be read or understood ([`ProxyObservation::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// Requests per time (nginx `limit_req`).
+    Rate,
+    /// Concurrent connections (nginx `limit_conn`, haproxy `maxconn`).
+    Connections,
+}
+
+/// One rate or connection limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub kind: LimitKind,
+    /// The nginx shared memory zone; empty for haproxy, whose limits have none.
+    pub zone: String,
+    /// The rate as written in the zone (`10r/s`); absent for connection
+    /// limits and for a zone not declared.
+    pub rate: Option<String>,
+    /// `burst=` of `limit_req`.
+    pub burst: Option<u32>,
+    /// The connections allowed: nginx `limit_conn ZONE N`, haproxy `maxconn N`.
+    pub connections: Option<u64>,
+    /// Where it applies: `http`, `server shop (listen 443 ssl)`, `server
+    /// shop (listen 443 ssl), location /api/`, `global`, `defaults`,
+    /// `frontend www`, `backend app, server app1`.
+    pub scope: String,
+    /// The limiting directive.
+    pub origin: Origin,
+}
+
+/// A switch that makes the proxy answer an error status on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceSwitch {
+    /// The file whose presence (or, with `when_absent`, absence) switches
+    /// it on; absent for a `return` that always applies.
+    pub flag: Option<PathBuf>,
+    /// The status is answered when the flag file is absent (`!-f`).
+    pub when_absent: bool,
+    pub status: u16,
+    /// Where it applies, as [`Limit::scope`].
+    pub scope: String,
+    /// The `if` (or the `return`).
+    pub origin: Origin,
+}
+
+/// One access log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLog {
+    pub path: PathBuf,
+    /// The log format's name (`combined` when none is named).
+    pub format: Option<String>,
+    /// The format's text, when known (defined in the configuration or
+    /// predefined).
+    pub pattern: Option<String>,
+    /// The directive; absent for a built-in default.
+    pub origin: Option<Origin>,
+}
+
+/// Which of a forwarding exchange's timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeoutKind {
+    Connect,
+    Read,
+    Send,
+}
+
+impl Timeouts {
+    /// The timeout of `kind`.
+    pub fn get(&self, kind: TimeoutKind) -> &EffectiveTimeout {
+        match kind {
+            TimeoutKind::Connect => &self.connect,
+            TimeoutKind::Read => &self.read,
+            TimeoutKind::Send => &self.send,
+        }
+    }
+}
+
+/// The words of one proxy's configuration and commands, so advice names
+/// the directives of the proxy that runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Nginx,
+    Haproxy,
+}
+
+impl From<ProxyKind> for Dialect {
+    fn from(kind: ProxyKind) -> Self {
+        match kind {
+            ProxyKind::Nginx => Self::Nginx,
+            ProxyKind::Haproxy => Self::Haproxy,
+        }
+    }
+}
+
+impl Dialect {
+    /// The proxy's name as written in prose: `nginx`, `haproxy`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Nginx => "nginx",
+            Self::Haproxy => "HAProxy",
+        }
+    }
+
+    /// The command that checks the configuration and, if it is valid,
+    /// reloads the proxy: `nginx -t && nginx -s reload`, `haproxy -c -f
+    /// CONFIG && systemctl reload haproxy`.
+    pub fn check_and_reload(self, config: Option<&Path>) -> String {
+        match self {
+            Self::Nginx => match config.filter(|c| *c != Path::new(NGINX_DEFAULT_CONFIG)) {
+                None => "nginx -t && nginx -s reload".to_string(),
+                Some(c) => {
+                    let c = shell_word(c);
+                    format!("nginx -t -c {c} && nginx -s reload -c {c}")
+                }
+            },
+            Self::Haproxy => format!(
+                "haproxy -c -f {} && systemctl reload haproxy",
+                shell_word(config.unwrap_or(Path::new(HAPROXY_DEFAULT_CONFIG)))
+            ),
+        }
+    }
+
+    /// The directive that forwards with `protocol`: `proxy_pass`,
+    /// `fastcgi_pass`, `uwsgi_pass`, `grpc_pass`; haproxy `server`.
+    pub fn forward_directive(self, protocol: Protocol) -> &'static str {
+        match self {
+            Self::Nginx => match protocol {
+                Protocol::Http | Protocol::Https | Protocol::Tcp => "proxy_pass",
+                Protocol::Fastcgi => "fastcgi_pass",
+                Protocol::Uwsgi | Protocol::Uwsgis => "uwsgi_pass",
+                Protocol::Grpc | Protocol::Grpcs => "grpc_pass",
+            },
+            Self::Haproxy => "server",
+        }
+    }
+
+    /// The directive that sets the `kind` timeout when forwarding with
+    /// `protocol`: nginx `proxy_read_timeout`, `fastcgi_connect_timeout`, ...
+    /// (the stream module's `proxy_timeout` for plain TCP); haproxy `timeout
+    /// connect`, and `timeout server` for read and send.
+    pub fn timeout_directive(self, kind: TimeoutKind, protocol: Protocol) -> &'static str {
+        use TimeoutKind::{Connect, Read, Send};
+        match self {
+            Self::Nginx => match (protocol, kind) {
+                (Protocol::Http | Protocol::Https | Protocol::Tcp, Connect) => {
+                    "proxy_connect_timeout"
+                }
+                (Protocol::Http | Protocol::Https, Read) => "proxy_read_timeout",
+                (Protocol::Http | Protocol::Https, Send) => "proxy_send_timeout",
+                (Protocol::Fastcgi, Connect) => "fastcgi_connect_timeout",
+                (Protocol::Fastcgi, Read) => "fastcgi_read_timeout",
+                (Protocol::Fastcgi, Send) => "fastcgi_send_timeout",
+                (Protocol::Uwsgi | Protocol::Uwsgis, Connect) => "uwsgi_connect_timeout",
+                (Protocol::Uwsgi | Protocol::Uwsgis, Read) => "uwsgi_read_timeout",
+                (Protocol::Uwsgi | Protocol::Uwsgis, Send) => "uwsgi_send_timeout",
+                (Protocol::Grpc | Protocol::Grpcs, Connect) => "grpc_connect_timeout",
+                (Protocol::Grpc | Protocol::Grpcs, Read) => "grpc_read_timeout",
+                (Protocol::Grpc | Protocol::Grpcs, Send) => "grpc_send_timeout",
+                (Protocol::Tcp, Read | Send) => "proxy_timeout",
+            },
+            Self::Haproxy => match kind {
+                Connect => "timeout connect",
+                Read | Send => "timeout server",
+            },
+        }
+    }
+
+    /// What applies when the configuration sets no `kind` timeout, in words.
+    pub fn default_timeout_words(self, kind: TimeoutKind) -> &'static str {
+        match (self, kind) {
+            (Self::Nginx, _) => "nginx's default of 60 s",
+            (Self::Haproxy, _) => "HAProxy's default: no limit",
+        }
+    }
+
+    /// The directive that limits the request rate.
+    pub fn rate_limit_directive(self) -> &'static str {
+        match self {
+            Self::Nginx => "limit_req",
+            Self::Haproxy => "http-request deny … / rate-limit sessions",
+        }
+    }
+}
+
+/// The configuration `nginx -t` reads without `-c` on Debian and most
+/// distributions.
+const NGINX_DEFAULT_CONFIG: &str = "/etc/nginx/nginx.conf";
+
+/// haproxy's configuration on Debian and most distributions.
+const HAPROXY_DEFAULT_CONFIG: &str = "/etc/haproxy/haproxy.cfg";
+
+/// A path as one shell word: as is when it is plain, else single-quoted.
+fn shell_word(path: &Path) -> String {
+    let s = path.display().to_string();
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b':' | b'@' | b',')
+        });
+    if plain {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+impl ProxyModel {
+    /// The model of what `obs` read: its nginx configuration, else its
+    /// haproxy one; `None` when it read neither.
+    pub fn of(obs: &ProxyObservation) -> Option<Self> {
+        let (kind, parts) = match (&obs.nginx, &obs.haproxy) {
+            (Some(m), _) => (ProxyKind::Nginx, Parts::from_nginx(m)),
+            (None, Some(m)) => (ProxyKind::Haproxy, Parts::from_haproxy(m)),
+            (None, None) => return None,
+        };
+        Some(Self {
+            kind,
+            config: obs.config.clone(),
+            dialect: kind.into(),
+            targets: obs.forward_targets(),
+            limits: parts.limits,
+            maintenance: parts.maintenance,
+            error_logs: obs.error_logs(),
+            access_logs: parts.access_logs,
+            stats_socket: parts.stats_socket,
+            warnings: obs.warnings.clone(),
+        })
+    }
+}
+
+/// The parts of the model each proxy's reader gives in its own way.
+#[derive(Default)]
+struct Parts {
+    limits: Vec<Limit>,
+    maintenance: Vec<MaintenanceSwitch>,
+    access_logs: Vec<AccessLog>,
+    stats_socket: Option<PathBuf>,
+}
+
+impl Parts {
+    /// Every level in nginx's order, outermost first: http, then each
+    /// server followed by its locations (a nested location after its parent).
+    fn from_nginx(m: &NginxModel) -> Self {
+        let mut parts = Self::default();
+        let mut seen = BTreeSet::new();
+        let mut levels: Vec<NginxLevel<'_>> = vec![NginxLevel {
+            scope: "http".to_string(),
+            limit_req: &m.http_limit_req,
+            limit_conn: &m.http_limit_conn,
+            maintenance: &[],
+            returns: &[],
+        }];
+        for s in &m.servers {
+            let label = s.label();
+            levels.push(NginxLevel {
+                scope: label.clone(),
+                limit_req: &s.limit_req,
+                limit_conn: &s.limit_conn,
+                maintenance: &s.maintenance,
+                returns: &s.returns,
+            });
+            for l in &s.locations {
+                levels.push(NginxLevel {
+                    scope: format!("{label}, location {}", l.path()),
+                    limit_req: &l.limit_req,
+                    limit_conn: &l.limit_conn,
+                    maintenance: &l.maintenance,
+                    returns: &l.returns,
+                });
+            }
+        }
+        for level in &levels {
+            for l in level.limit_req {
+                if seen.insert(l.origin.clone()) {
+                    parts.limits.push(rate_limit(m, l, &level.scope));
+                }
+            }
+            for l in level.limit_conn {
+                if seen.insert(l.origin.clone()) {
+                    parts.limits.push(conn_limit(l, &level.scope));
+                }
+            }
+            parts
+                .maintenance
+                .extend(maintenance(level.maintenance, level.returns, &level.scope));
+        }
+        parts.access_logs = nginx_access_logs(m);
+        parts
+    }
+
+    fn from_haproxy(m: &HaproxyModel) -> Self {
+        let mut parts = Self {
+            stats_socket: m.stats_socket.as_ref().map(|s| s.value.clone()),
+            ..Self::default()
+        };
+        let mut seen = BTreeSet::new();
+        let mut add = |value: u64, scope: String, origin: &Origin| {
+            if seen.insert(origin.clone()) {
+                parts.limits.push(Limit {
+                    kind: LimitKind::Connections,
+                    zone: String::new(),
+                    rate: None,
+                    burst: None,
+                    connections: Some(value),
+                    scope,
+                    origin: origin.clone(),
+                });
+            }
+        };
+        if let Some(g) = &m.maxconn {
+            add(g.value, "global".to_string(), &g.origin);
+        }
+        for d in &m.defaults {
+            if let Some(c) = &d.maxconn {
+                let scope = d
+                    .name
+                    .as_ref()
+                    .map_or_else(|| "defaults".to_string(), |n| format!("defaults {n}"));
+                add(c.value, scope, &c.origin);
+            }
+        }
+        for f in &m.frontends {
+            if let Some(c) = &f.maxconn {
+                let kind = if f.listen { "listen" } else { "frontend" };
+                add(c.value, format!("{kind} {}", f.name), &c.origin);
+            }
+        }
+        for b in &m.backends {
+            for s in &b.servers {
+                if let Some(n) = s.param("maxconn").and_then(|v| v.parse().ok()) {
+                    add(
+                        n,
+                        format!("backend {}, server {}", b.name, s.name),
+                        &s.origin,
+                    );
+                }
+            }
+        }
+        parts
+    }
+}
+
+/// One nginx level's limits and switches.
+struct NginxLevel<'a> {
+    scope: String,
+    limit_req: &'a [LimitReq],
+    limit_conn: &'a [LimitConn],
+    maintenance: &'a [MaintenanceFlag],
+    returns: &'a [Return],
+}
+
+fn rate_limit(m: &NginxModel, l: &LimitReq, scope: &str) -> Limit {
+    Limit {
+        kind: LimitKind::Rate,
+        zone: l.zone.clone(),
+        rate: m
+            .limit_req_zones
+            .iter()
+            .find(|z| z.name == l.zone)
+            .and_then(|z| z.rate.clone()),
+        burst: l.burst,
+        connections: None,
+        scope: scope.to_string(),
+        origin: l.origin.clone(),
+    }
+}
+
+fn conn_limit(l: &LimitConn, scope: &str) -> Limit {
+    Limit {
+        kind: LimitKind::Connections,
+        zone: l.zone.clone(),
+        rate: None,
+        burst: None,
+        connections: l.limit.map(u64::from),
+        scope: scope.to_string(),
+        origin: l.origin.clone(),
+    }
+}
+
+/// `if (-f FILE) { return 5xx; }` (a flag holding variables cannot be
+/// checked and is left out) and an unconditional `return 503`.
+fn maintenance<'a>(
+    flags: &'a [MaintenanceFlag],
+    returns: &'a [Return],
+    scope: &'a str,
+) -> impl Iterator<Item = MaintenanceSwitch> + 'a {
+    let switched = flags
+        .iter()
+        .filter(|f| f.status >= 500 && !f.flag.contains('$'))
+        .map(|f| MaintenanceSwitch {
+            flag: Some(PathBuf::from(&f.flag)),
+            when_absent: f.when_absent,
+            status: f.status,
+            scope: scope.to_string(),
+            origin: f.origin.clone(),
+        });
+    let always = returns
+        .iter()
+        .filter(|r| r.condition.is_none() && r.status == 503)
+        .map(|r| MaintenanceSwitch {
+            flag: None,
+            when_absent: false,
+            status: r.status,
+            scope: scope.to_string(),
+            origin: r.origin.clone(),
+        });
+    switched.chain(always)
+}
+
+/// The access log files of every level, each file and format once.
+fn nginx_access_logs(m: &NginxModel) -> Vec<AccessLog> {
+    let all = m.access_logs.iter().chain(m.servers.iter().flat_map(|s| {
+        s.access_logs
+            .iter()
+            .chain(s.locations.iter().flat_map(|l| &l.access_logs))
+    }));
+    let mut out: Vec<AccessLog> = Vec::new();
+    for a in all {
+        let format = a.format.clone().unwrap_or_else(|| "combined".to_string());
+        if out
+            .iter()
+            .any(|o| o.path == a.value && o.format.as_deref() == Some(format.as_str()))
+        {
+            continue;
+        }
+        let pattern = match m.log_formats.get(&format) {
+            Some(f) => Some(f.value.clone()),
+            None if format == "combined" => Some(NGINX_COMBINED_FORMAT.to_string()),
+            None => None,
+        };
+        out.push(AccessLog {
+            path: a.value.clone(),
+            format: Some(format),
+            pattern,
+            origin: Some(a.origin.clone()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_words() {
+        use TimeoutKind::{Connect, Read, Send};
+        let n = Dialect::from(ProxyKind::Nginx);
+        let h = Dialect::from(ProxyKind::Haproxy);
+        assert_eq!((n.name(), h.name()), ("nginx", "HAProxy"));
+        assert_eq!(n.check_and_reload(None), "nginx -t && nginx -s reload");
+        assert_eq!(
+            n.check_and_reload(Some(Path::new("/etc/nginx/nginx.conf"))),
+            "nginx -t && nginx -s reload"
+        );
+        assert_eq!(
+            n.check_and_reload(Some(Path::new("/srv/my conf/nginx.conf"))),
+            "nginx -t -c '/srv/my conf/nginx.conf' && nginx -s reload -c '/srv/my conf/nginx.conf'"
+        );
+        assert_eq!(
+            h.check_and_reload(Some(Path::new("/etc/haproxy/site.cfg"))),
+            "haproxy -c -f /etc/haproxy/site.cfg && systemctl reload haproxy"
+        );
+        assert_eq!(
+            h.check_and_reload(None),
+            "haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl reload haproxy"
+        );
+        assert_eq!(n.forward_directive(Protocol::Https), "proxy_pass");
+        assert_eq!(n.forward_directive(Protocol::Fastcgi), "fastcgi_pass");
+        assert_eq!(n.forward_directive(Protocol::Uwsgis), "uwsgi_pass");
+        assert_eq!(n.forward_directive(Protocol::Grpc), "grpc_pass");
+        assert_eq!(h.forward_directive(Protocol::Http), "server");
+        assert_eq!(
+            n.timeout_directive(Read, Protocol::Http),
+            "proxy_read_timeout"
+        );
+        assert_eq!(
+            n.timeout_directive(Connect, Protocol::Fastcgi),
+            "fastcgi_connect_timeout"
+        );
+        assert_eq!(
+            n.timeout_directive(Send, Protocol::Uwsgi),
+            "uwsgi_send_timeout"
+        );
+        assert_eq!(
+            n.timeout_directive(Read, Protocol::Grpcs),
+            "grpc_read_timeout"
+        );
+        assert_eq!(h.timeout_directive(Read, Protocol::Http), "timeout server");
+        assert_eq!(h.timeout_directive(Send, Protocol::Tcp), "timeout server");
+        assert_eq!(
+            h.timeout_directive(Connect, Protocol::Http),
+            "timeout connect"
+        );
+        assert_eq!(n.default_timeout_words(Read), "nginx's default of 60 s");
+        assert_eq!(h.default_timeout_words(Read), "HAProxy's default: no limit");
+        assert_eq!(n.rate_limit_directive(), "limit_req");
+        assert!(h.rate_limit_directive().starts_with("http-request deny"));
+    }
+
+    #[test]
+    fn every_nginx_timeout_directive_is_one_nginx_knows() {
+        // The names follow `{module}_{kind}_timeout`.
+        for p in [
+            Protocol::Http,
+            Protocol::Https,
+            Protocol::Fastcgi,
+            Protocol::Uwsgi,
+            Protocol::Uwsgis,
+            Protocol::Grpc,
+            Protocol::Grpcs,
+        ] {
+            let module = Dialect::Nginx
+                .forward_directive(p)
+                .trim_end_matches("_pass");
+            for (k, word) in [
+                (TimeoutKind::Connect, "connect"),
+                (TimeoutKind::Read, "read"),
+                (TimeoutKind::Send, "send"),
+            ] {
+                assert_eq!(
+                    Dialect::Nginx.timeout_directive(k, p),
+                    format!("{module}_{word}_timeout")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn timeouts_by_kind() {
+        let t = Timeouts::default();
+        assert_eq!(t.get(TimeoutKind::Read), &t.read);
+        assert_eq!(t.get(TimeoutKind::Connect), &t.connect);
+        assert_eq!(t.get(TimeoutKind::Send), &t.send);
+    }
+}
