@@ -159,10 +159,10 @@ pub fn discover(proxy_config: Option<&Path>) -> Discovered {
                 .push(format!("{scheme} to {} ({origin})", t.address));
             continue;
         };
-        if host == "*" || t.down {
+        if host.is_wildcard() || t.down {
             continue;
         }
-        let key = (scheme.to_string(), host.clone(), *port);
+        let key = (scheme.to_string(), host.to_string(), *port);
         if seen.contains(&key) {
             continue;
         }
@@ -235,8 +235,8 @@ fn endpoint_of(s: &proxy::nginx::Server) -> Option<FoundEndpoint> {
             && !n.contains('*')
             && n.parse::<IpAddr>().is_err()
     });
-    let connect = match host.parse::<IpAddr>() {
-        Ok(ip) if !ip.is_unspecified() => ip.to_string(),
+    let connect = match host.ip() {
+        Some(ip) if !ip.is_unspecified() => ip.to_string(),
         _ => "127.0.0.1".to_string(),
     };
     let (url, resolve) = if let Some(n) = name {

@@ -246,7 +246,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     // What the proxy forwards to and nobody configured: probe it directly.
     if let Some(p) = proxy {
         for t in p.forward_targets() {
-            let Address::Tcp { host, port } = &t.address else {
+            let Address::Tcp { host, .. } = &t.address else {
                 continue;
             };
             let scheme = match t.protocol {
@@ -254,19 +254,11 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                 why5xx_probes::proxy::Protocol::Https => "https",
                 _ => continue,
             };
-            let authority = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
+            let authority = t.address.to_string();
             let configured = cfg.upstreams.iter().any(|u| {
-                u.url
-                    .host_str()
-                    .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
-                    == Some(host.as_str())
-                    && u.url.port_or_known_default() == Some(*port)
+                Address::parse(u.url.as_str()).is_some_and(|a| a.same_endpoint(&t.address))
             });
-            if configured || host == "*" {
+            if configured || host.is_wildcard() {
                 continue;
             }
             let Ok(url) = Url::parse(&format!("{scheme}://{authority}/")) else {

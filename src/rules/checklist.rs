@@ -51,7 +51,7 @@ pub(crate) fn certificate_finding(
             Finding::new(Cause::TlsCertificateExpired, Severity::Critical, 0.95, format!("The TLS certificate for {} has expired", s.server_name))
                 .about(cert)
                 .evidence(probe, format!("certificate {:?} expired {when} ({} day(s) ago)", leaf.subject, -days))
-                .remedy("Renew it (certbot renew, or your CA's process), install it where the server's config points (nginx: ssl_certificate), then reload: nginx -t && systemctl reload nginx")
+                .remedy("Renew it (certbot renew, or your CA's process), install it where the serving proxy's config points (nginx ssl_certificate, HAProxy crt, Apache SSLCertificateFile), then reload that server")
                 .remedy(check),
         );
     }
@@ -126,7 +126,7 @@ pub(crate) fn recent_change(f: &Facts) -> Vec<Finding> {
             )
             .about(Subject::Proxy)
             .evidence(pid, format!("changed since the master started{}: {}", p.master.as_ref().map(|m| format!(" ({})", clock_time(m.started_at.0))).unwrap_or_default(), files.join(", ")))
-            .remedy("Check the change is intended (git diff / etckeeper), validate it (nginx -t) and reload, or revert it: a reload on the next restart would apply it unannounced"),
+            .remedy(format!("Check the change is intended (git diff / etckeeper), then validate and reload ({}), or revert it: the next restart would apply it unannounced", f.reload_command())),
         );
     }
     for (id, d) in f.deploys() {

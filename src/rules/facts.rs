@@ -42,6 +42,9 @@ pub struct Upstream<'a> {
     pub url: Url,
     pub host: String,
     pub port: u16,
+    /// Where it is reached, typed: compared by family, address and port
+    /// (or socket path), never as text.
+    pub address: Address,
     pub slow: Option<Duration>,
     pub discovered: bool,
     /// Its `process` setting (or the pidfile), for remediation text.
@@ -140,6 +143,20 @@ impl<'a> Facts<'a> {
         })
     }
 
+    /// The words of the proxy found (nginx when none was): directive names
+    /// and commands for advice text.
+    pub fn dialect(&self) -> why5xx_probes::proxy::Dialect {
+        self.proxy()
+            .and_then(|(_, p)| p.kind)
+            .map_or(why5xx_probes::proxy::Dialect::Nginx, Into::into)
+    }
+
+    /// The command that checks the proxy's config and reloads it.
+    pub fn reload_command(&self) -> String {
+        let config = self.proxy().and_then(|(_, p)| p.config.clone());
+        self.dialect().check_and_reload(config.as_deref())
+    }
+
     /// The proxy error log.
     pub fn proxy_log(&self) -> Option<(&'a str, &'a ProxyErrorLogObservation)> {
         self.observed().find_map(|(r, o)| match o {
@@ -155,22 +172,11 @@ impl<'a> Facts<'a> {
         self.proxy_log().map_or("log:proxy", |(id, _)| id)
     }
 
-    /// Count of proxy error-log lines of `kind` mentioning `authority` (any
-    /// upstream when `None`).
-    pub fn proxy_errors(&self, kind: ProxyErrorKind, authority: Option<&str>) -> u64 {
-        let Some((_, l)) = self.proxy_log() else {
-            return 0;
-        };
-        let Some(k) = l.kind(kind) else { return 0 };
-        match authority {
-            None => k.count,
-            Some(a) => k
-                .by_upstream
-                .iter()
-                .filter(|(u, _)| u.contains(a))
-                .map(|(_, n)| *n)
-                .sum(),
-        }
+    /// Count of proxy error-log lines of `kind` naming `target` (any
+    /// upstream when `None`), matched as typed addresses.
+    pub fn proxy_errors(&self, kind: ProxyErrorKind, target: Option<&Address>) -> u64 {
+        self.proxy_log()
+            .map_or(0, |(_, l)| l.count_for(kind, target))
     }
 
     pub fn oom(&self) -> Option<(&'a str, &'a OomObservation)> {
@@ -263,6 +269,9 @@ impl<'a> Facts<'a> {
                 .trim_end_matches(']')
                 .to_string();
             let port = url.port_or_known_default().unwrap_or(0);
+            let address = Address::parse(url.as_str()).unwrap_or(Address::Unresolved {
+                raw: url.to_string(),
+            });
             let http = match r.observation() {
                 Some(Observation::Http(h)) => Some(h),
                 _ => None,
@@ -310,12 +319,13 @@ impl<'a> Facts<'a> {
                 .unwrap_or_else(|| name.clone());
             let mine: Vec<ForwardTarget> = targets
                 .iter()
-                .filter(|t| matches!(&t.address, Address::Tcp { host: h, port: p } if same_host(h, &host) && *p == port))
+                .filter(|t| t.address.same_endpoint(&address))
                 .cloned()
                 .collect();
             out.push(Upstream {
                 name: name.clone(),
                 id: r.planned.id.clone(),
+                address,
                 url,
                 host,
                 port,
@@ -332,20 +342,4 @@ impl<'a> Facts<'a> {
         }
         out
     }
-}
-
-/// Whether two host strings name the same host (loopback spellings agree).
-pub fn same_host(a: &str, b: &str) -> bool {
-    let norm = |h: &str| {
-        let h = h
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        if h == "localhost" || h == "127.0.0.1" || h == "::1" {
-            "loopback".to_string()
-        } else {
-            h
-        }
-    };
-    norm(a) == norm(b)
 }

@@ -425,6 +425,37 @@ mod tests {
     }
 
     #[test]
+    fn port_prefix_is_not_the_same_upstream() {
+        let found = facts_from_toml(include_str!(
+            "../../tests/fixtures/rules/port-prefix-collision.toml"
+        ));
+        assert_eq!(found[0].cause, Cause::UpstreamNotRunning);
+        assert!(
+            !found[0].evidence.iter().any(|e| e.probe == "log:proxy"),
+            "the :30001 lines are not about :3000: {:?}",
+            found[0].evidence
+        );
+    }
+
+    #[test]
+    fn one_name_seen_by_three_probes_is_one_finding_citing_all() {
+        let found = facts_from_toml(include_str!(
+            "../../tests/fixtures/rules/dns-seen-by-three-probes.toml"
+        ));
+        let dns: Vec<_> = found
+            .iter()
+            .filter(|f| f.cause == Cause::DnsResolutionFailure)
+            .collect();
+        assert_eq!(dns.len(), 1, "{found:?}");
+        for probe in ["dns:app.internal", "upstream:app", "log:proxy"] {
+            assert!(
+                dns[0].evidence.iter().any(|e| e.probe == probe),
+                "{probe}: {dns:?}"
+            );
+        }
+    }
+
+    #[test]
     fn healthy_host_has_no_findings() {
         let found = facts_from_toml(include_str!("../../tests/fixtures/rules/healthy.toml"));
         assert!(found.is_empty(), "{found:?}");

@@ -15,7 +15,7 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
     let mut out = Vec::new();
     for u in f.upstreams() {
         let authority = u.authority();
-        let premature = f.proxy_errors(Pe::PrematurelyClosed, Some(&authority));
+        let premature = f.proxy_errors(Pe::PrematurelyClosed, Some(&u.address));
         let cut = u.http.and_then(|h| h.failure.as_ref()).is_some_and(|x| {
             matches!(
                 x.kind,
@@ -26,16 +26,11 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
             .process
             .and_then(|(_, p)| p.watch.as_ref())
             .filter(|w| w.restarted_during_run);
+        // The app-log probe says whether the last trace ended the process.
         let fatal = u
             .log
             .and_then(|(_, l)| l.last_exception.as_ref())
-            .filter(|e| {
-                matches!(
-                    e.language,
-                    why5xx_probes::logs::app::Language::Go
-                        | why5xx_probes::logs::app::Language::Rust
-                ) || e.head.exception_type.contains("Segmentation")
-            });
+            .filter(|e| e.fatal);
         if premature == 0 && !cut && restarts.is_none() {
             continue;
         }
@@ -169,7 +164,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
             finding.confidence += w::AGREES;
             finding = finding.evidence(pid, format!("no socket listens on TCP port {}", p.port));
         }
-        let refused = f.proxy_errors(Pe::ConnectRefused, Some(&u.authority()));
+        let refused = f.proxy_errors(Pe::ConnectRefused, Some(&u.address));
         if refused > 0 {
             finding.confidence += w::HINTS;
             finding = finding.evidence(
@@ -288,27 +283,25 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
         }
         let directive = format!(
             "{} {} ({}) at {}",
-            "proxy_pass",
+            f.dialect().forward_directive(t.protocol),
             t.raw,
             t.location.as_deref().unwrap_or(&t.frontend),
             t.origin
         );
         match &t.address {
-            Address::Tcp { host, port } => {
+            Address::Tcp { port, .. } => {
                 let authority = t.address.to_string();
                 // What we know of the target: its own probe, the error log.
-                let target_up = ups
-                    .iter()
-                    .find(|u| crate::rules::facts::same_host(&u.host, host) && u.port == *port);
+                let target_up = ups.iter().find(|u| u.address.same_endpoint(&t.address));
                 let refused = target_up.is_some_and(|u| u.failure() == Some(FailureKind::Refused))
-                    || f.proxy_errors(Pe::ConnectRefused, Some(&authority)) > 0;
+                    || f.proxy_errors(Pe::ConnectRefused, Some(&t.address)) > 0;
                 if !refused || target_up.is_some_and(|u| !u.discovered && u.answers()) {
                     continue;
                 }
                 // The application answers somewhere else we were told about.
                 let Some(right) = healthy
                     .iter()
-                    .find(|u| !(crate::rules::facts::same_host(&u.host, host) && u.port == *port))
+                    .find(|u| !u.address.same_endpoint(&t.address))
                 else {
                     continue;
                 };
@@ -334,7 +327,7 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                             .evidence(port_id, format!("no socket listens on TCP port {port}"));
                     }
                 }
-                let n = f.proxy_errors(Pe::ConnectRefused, Some(&authority));
+                let n = f.proxy_errors(Pe::ConnectRefused, Some(&t.address));
                 if n > 0 {
                     finding.confidence += w::AGREES;
                     finding = finding.evidence(
@@ -346,12 +339,12 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 }
                 out.push(
                     finding
-                        .remedy(format!("Point the proxy at {}: edit {} (line {}), then: nginx -t && nginx -s reload", right.authority(), t.origin.file.display(), t.origin.line))
+                        .remedy(format!("Point the proxy at {}: edit {} (line {}), then: {}", right.authority(), t.origin.file.display(), t.origin.line, f.reload_command()))
                         .remedy("Or move the application to the address the proxy expects; keep the two in one place (an env var or a template) so they cannot drift"),
                 );
             }
             Address::Unix { path } => {
-                let missing = f.proxy_errors(Pe::UnixSocketMissing, None);
+                let missing = f.proxy_errors(Pe::UnixSocketMissing, Some(&t.address));
                 if missing == 0 {
                     continue;
                 }
@@ -520,8 +513,8 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                 };
                 finding = finding.evidence(&u.id, detail);
             }
-            let log_signs = f.proxy_errors(Pe::InvalidHeader, Some(&u.authority()))
-                + f.proxy_errors(Pe::SslPeerClosedHandshake, Some(&u.authority()))
+            let log_signs = f.proxy_errors(Pe::InvalidHeader, Some(&u.address))
+                + f.proxy_errors(Pe::SslPeerClosedHandshake, Some(&u.address))
                 + f.proxy_log()
                     .and_then(|(_, l)| l.kind(Pe::SslHandshakeFailed))
                     .map_or(0, |k| k.wrong_version_number);
@@ -537,7 +530,7 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
             out.push(
                 finding
                     .remedy(fix)
-                    .remedy("Then: nginx -t && nginx -s reload"),
+                    .remedy(format!("Then: {}", f.reload_command())),
             );
             break;
         }

@@ -191,7 +191,7 @@ pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
             finding.confidence += w::HINTS;
             finding = finding.evidence(&run.planned.id, format!("503 with Retry-After: {ra}"));
         }
-        if h.body_excerpt.to_ascii_lowercase().contains("maintenance") {
+        if h.maintenance_page {
             finding.confidence += w::HINTS;
             finding = finding.evidence(&run.planned.id, "the page says maintenance");
         }

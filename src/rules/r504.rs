@@ -4,6 +4,7 @@
 //! self-demotion (see `precedence.rs`).
 
 use super::prelude::*;
+use why5xx_probes::proxy::{Protocol, TimeoutKind};
 
 // ===========================================================================
 // 504 Gateway Timeout
@@ -30,7 +31,7 @@ pub(crate) fn read_timeout(
 
 /// Slow answers that the proxy cut off; shared by the 504 rules.
 pub(crate) fn upstream_timed_out(f: &Facts, u: &Upstream) -> u64 {
-    f.proxy_errors(Pe::UpstreamTimedOut, Some(&u.authority()))
+    f.proxy_errors(Pe::UpstreamTimedOut, Some(&u.address))
 }
 
 /// The application itself takes too long: its direct answer is slower than
@@ -286,13 +287,18 @@ pub(crate) fn proxy_timeout_too_short(f: &Facts) -> Vec<Finding> {
             ),
         );
         let pid = f.proxy().map_or("proxy", |(id, _)| id);
-        let at = origin
-            .as_ref()
-            .map_or_else(|| "nginx's default".to_string(), ToString::to_string);
-        finding = finding.evidence(
-            pid,
-            format!("proxy_read_timeout {limit} for {location} ({at})"),
+        let at = origin.as_ref().map_or_else(
+            || {
+                f.dialect()
+                    .default_timeout_words(TimeoutKind::Read)
+                    .to_string()
+            },
+            ToString::to_string,
         );
+        let protocol = u.targets.first().map_or(Protocol::Http, |t| t.protocol);
+        let directive = f.dialect().timeout_directive(TimeoutKind::Read, protocol);
+        let reload = f.reload_command();
+        finding = finding.evidence(pid, format!("{directive} {limit} for {location} ({at})"));
         let cut = upstream_timed_out(f, &u);
         if cut > 0 {
             finding.confidence += w::CONFIRMS;
@@ -300,11 +306,9 @@ pub(crate) fn proxy_timeout_too_short(f: &Facts) -> Vec<Finding> {
         }
         let fix = match &origin {
             Some(o) => format!(
-                "Raise proxy_read_timeout for {location} above {t} (it is set at {o}), then: nginx -t && nginx -s reload"
+                "Raise {directive} for {location} above {t} (it is set at {o}), then: {reload}"
             ),
-            None => format!(
-                "Set proxy_read_timeout for {location} above {t}, then: nginx -t && nginx -s reload"
-            ),
+            None => format!("Set {directive} for {location} above {t}, then: {reload}"),
         };
         out.push(finding.remedy(fix).remedy(
             "Or make the endpoint answer sooner: 202 Accepted and background work for long jobs",
