@@ -64,6 +64,35 @@ fn rules_lists_every_cause() {
 }
 
 #[test]
+fn check_config_takes_every_dependency_kind_and_locates_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deps.toml");
+    let config = |kind: &str| {
+        format!(
+            "[[dependency]]\nname = \"jobs\"\nurl = \"tcp://127.0.0.1:5672\"\nkind = \"{kind}\"\n"
+        )
+    };
+    for kind in ["database", "cache", "api", "queue"] {
+        std::fs::write(&path, config(kind)).unwrap();
+        why5xx().arg("check-config").arg(&path).assert().success();
+    }
+    std::fs::write(&path, config("broker")).unwrap();
+    let out = why5xx()
+        .arg("check-config")
+        .arg(&path)
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("deps.toml:4:8: dependency.kind: unknown dependency kind \"broker\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn check_config_accepts_the_example_and_locates_errors() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
     why5xx()

@@ -15,6 +15,7 @@ use why5xx_probes::{
 };
 
 use crate::config::{Config, Header, ProxyKind, split_host_port};
+use crate::model::dep_kind::DepKind;
 
 /// How far back logs and the kernel log are read.
 pub const LOG_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -76,13 +77,15 @@ pub enum Role {
     UpstreamProcess {
         upstream: String,
     },
-    /// A database, cache or API the application needs: `database` when its
-    /// scheme, well-known port or name says it stores data (the 500/503
-    /// rules tell database errors from other dependencies' failures);
+    /// A database, cache, API or queue the application needs: `kind` from
+    /// the config (or its URL's scheme or well-known port, never its name);
     /// `credentials` when its URL carries a password (a refused login is
     /// then a failure, not proof of life).
     Dependency {
         slow: Option<Duration>,
+        kind: DepKind,
+        /// `kind == DepKind::Database`, for the rules that still read it
+        /// (the 500/503 rules tell database errors from other failures).
         database: bool,
         credentials: bool,
     },
@@ -329,7 +332,8 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.dependencies {
         let role = Role::Dependency {
             slow: d.slow,
-            database: is_database(&d.name, &d.url),
+            kind: d.kind,
+            database: d.kind == DepKind::Database,
             credentials: d.url.password().is_some(),
         };
         let spec = match d.url.scheme() {
@@ -537,17 +541,6 @@ fn header_pairs(headers: &[Header]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether a dependency stores data: by scheme, well-known port, or the
-/// name the operator gave it.
-fn is_database(name: &str, url: &Url) -> bool {
-    const NAMES: &[&str] = &[
-        "postgres", "pg", "mysql", "maria", "db", "database", "mongo", "redis", "cache",
-    ];
-    matches!(url.scheme(), "postgres" | "postgresql" | "redis" | "rediss")
-        || matches!(url.port(), Some(5432 | 6379 | 3306 | 27017))
-        || NAMES.iter().any(|w| name.to_ascii_lowercase().contains(w))
-}
-
 fn default_port(scheme: &str) -> u16 {
     match scheme {
         "postgres" | "postgresql" => 5432,
@@ -614,6 +607,31 @@ mod tests {
                 "host:disk:/",
                 "host:oom",
                 "host:listeners"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dependency_is_a_database_by_its_kind_not_its_name() {
+        let cfg = crate::config::parse(
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n\
+             [[dependency]]\nname = \"feedback-api\"\nurl = \"http://10.0.0.9/\"\n\
+             [[dependency]]\nname = \"main\"\nurl = \"tcp://10.0.0.5:5432\"\n",
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        let deps: Vec<(String, DepKind, bool)> = plan(&cfg, None)
+            .into_iter()
+            .filter_map(|p| match p.role {
+                Role::Dependency { kind, database, .. } => Some((p.id, kind, database)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deps,
+            [
+                ("dependency:feedback-api".to_string(), DepKind::Api, false),
+                ("dependency:main".to_string(), DepKind::Database, true),
             ]
         );
     }

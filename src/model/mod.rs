@@ -1,5 +1,7 @@
-//! Leaf types every stage shares: the cause catalogue, statuses, severities
-//! and findings. Nothing here runs a probe, reads a config or prints.
+//! Leaf types every stage shares: the cause catalogue, statuses, severities,
+//! findings and dependency kinds. Nothing here runs a probe, reads
+//! a config or prints.
 
 pub mod causes;
+pub mod dep_kind;
 pub mod findings;

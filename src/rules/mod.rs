@@ -417,6 +417,7 @@ fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
             slow,
             database,
             credentials,
+            ..
         } = &run.planned.role
         else {
             continue;
