@@ -1,5 +1,6 @@
 //! Turns the config (and what discovery finds) into the list of probes to
-//! run, each with its stable id (`<section>:<name>`, SPEC.md) and the role
+//! run, each with its stable id (`<section>:<name>`, [`ProbeId`],
+//! docs/contract.md) and the role
 //! that tells assessment and rules what the probe stands for.
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use why5xx_probes::{
 
 use crate::config::{Config, Header, ProxyKind, split_host_port};
 use crate::model::dep_kind::DepKind;
+use crate::model::probe_id::ProbeId;
 
 /// How far back logs and the kernel log are read.
 pub const LOG_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -41,9 +43,9 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
         error_log: configured.and_then(|p| p.error_log.clone()),
         discover: cfg.agent.discover,
     };
-    let name = spec.kind.map_or("proxy", |k| k.name()).to_string();
+    let name = spec.kind.map_or("proxy", |k| k.name());
     vec![Planned {
-        id: format!("proxy:{name}"),
+        id: ProbeId::proxy(name).into(),
         target: spec.config.as_ref().map_or_else(
             || "discovered reverse proxy".to_string(),
             |c| c.display().to_string(),
@@ -150,7 +152,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.follow_redirects = e.follow_redirects;
         push(
             Planned {
-                id: format!("endpoint:{}", e.name),
+                id: ProbeId::endpoint(&e.name).into(),
                 target: redact::url(&e.url),
                 role: Role::Endpoint {
                     expect_status: e.expect_status.clone(),
@@ -170,7 +172,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.headers = header_pairs(&u.headers);
         push(
             Planned {
-                id: format!("upstream:{}", u.name),
+                id: ProbeId::upstream(&u.name).into(),
                 target: redact::url(&u.url),
                 role: Role::Upstream {
                     name: u.name.clone(),
@@ -195,7 +197,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                 .unwrap_or_default();
             push(
                 Planned {
-                    id: format!("process:{}", u.name),
+                    id: ProbeId::process(&u.name).into(),
                     target: what,
                     role: Role::UpstreamProcess {
                         upstream: u.name.clone(),
@@ -212,7 +214,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if !u.env_required.is_empty() {
             push(
                 Planned {
-                    id: format!("env:{}", u.name),
+                    id: ProbeId::env(&u.name).into(),
                     target: u.env_required.join(", "),
                     role: Role::Environ {
                         upstream: u.name.clone(),
@@ -230,7 +232,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(log) = &u.log {
             push(
                 Planned {
-                    id: format!("log:{}", u.name),
+                    id: ProbeId::app_log(&u.name).into(),
                     target: log.display().to_string(),
                     role: Role::AppLog {
                         upstream: u.name.clone(),
@@ -278,7 +280,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             let name = authority.clone();
             push(
                 Planned {
-                    id: format!("upstream:{name}"),
+                    id: ProbeId::upstream(&name).into(),
                     target: url.to_string(),
                     role: Role::Upstream {
                         name: name.clone(),
@@ -300,7 +302,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(path) = configured_log.or_else(|| p.error_logs().into_iter().next()) {
             push(
                 Planned {
-                    id: "log:proxy".to_string(),
+                    id: ProbeId::proxy_log().into(),
                     target: path.display().to_string(),
                     role: Role::ProxyErrorLog,
                     spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
@@ -316,7 +318,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for (port, upstreams, timeout) in ports {
         push(
             Planned {
-                id: format!("port:{port}"),
+                id: ProbeId::port(port).into(),
                 target: format!("tcp port {port}"),
                 role: Role::Port { upstreams },
                 spec: ProbeSpec::Port(port::PortSpec {
@@ -353,7 +355,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         };
         push(
             Planned {
-                id: format!("dependency:{}", d.name),
+                id: ProbeId::dependency(&d.name).into(),
                 target: redact::url(&d.url),
                 role,
                 spec,
@@ -365,7 +367,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.dns {
         push(
             Planned {
-                id: format!("dns:{}", d.name),
+                id: ProbeId::dns(&d.name).into(),
                 target: match d.server {
                     Some(s) => format!("{} @{s}", d.name),
                     None => d.name.clone(),
@@ -389,7 +391,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             .or_else(|| split_host_port(&t.address).map(|(h, _)| h));
         push(
             Planned {
-                id: format!("tls:{}", t.address),
+                id: ProbeId::tls(&t.address).into(),
                 target: t.address.clone(),
                 role: Role::Tls { warn: t.warn },
                 spec: ProbeSpec::Tls(tls::TlsSpec {
@@ -406,7 +408,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for p in &cfg.processes {
         push(
             Planned {
-                id: format!("process:{}", p.name),
+                id: ProbeId::process(&p.name).into(),
                 target: p
                     .pattern
                     .clone()
@@ -426,7 +428,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.deploys {
         push(
             Planned {
-                id: format!("deploy:{}", d.path.display()),
+                id: ProbeId::deploy(&d.path).into(),
                 target: d.path.display().to_string(),
                 role: Role::Deploy,
                 spec: ProbeSpec::Deploy(changes::DeploySpec {
@@ -457,7 +459,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if !flag_paths.is_empty() {
         push(
             Planned {
-                id: "maintenance:flags".to_string(),
+                id: ProbeId::maintenance_flags().into(),
                 target: flag_paths
                     .iter()
                     .map(|p| p.display().to_string())
@@ -473,7 +475,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     // The host itself: always.
     push(
         Planned {
-            id: "host:system".to_string(),
+            id: ProbeId::system().into(),
             target: "load, memory, file handles, pressure".to_string(),
             role: Role::System,
             spec: ProbeSpec::System(system::SystemSpec::default()),
@@ -491,7 +493,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for path in disks {
         push(
             Planned {
-                id: format!("host:disk:{}", path.display()),
+                id: ProbeId::disk(&path).into(),
                 target: path.display().to_string(),
                 role: Role::Disk,
                 spec: ProbeSpec::Disk(system::DiskSpec { path }),
@@ -509,7 +511,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover || !names.is_empty() {
         push(
             Planned {
-                id: "host:oom".to_string(),
+                id: ProbeId::oom().into(),
                 target: "kernel log: OOM kills".to_string(),
                 role: Role::Oom,
                 spec: ProbeSpec::Oom(oom::OomSpec {
@@ -523,7 +525,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover {
         push(
             Planned {
-                id: "host:listeners".to_string(),
+                id: ProbeId::listeners().into(),
                 target: "listening TCP sockets".to_string(),
                 role: Role::Listeners,
                 spec: ProbeSpec::Listeners(port::ListenersSpec::default()),
