@@ -968,10 +968,11 @@ mod tests {
 
     #[test]
     fn the_example_config_parses_and_covers_every_section() {
-        let text = include_str!("../../config.example.toml").replace("${TOKEN}", "t0ken");
-        let cfg = parse_str(&text).unwrap();
+        // As shipped: it needs no environment variable.
+        let text = include_str!("../../config.example.toml");
+        let cfg = parse_str(text).unwrap();
         assert_eq!(cfg.endpoints.len(), 1);
-        assert_eq!(cfg.endpoints[0].headers[0].value, "Bearer t0ken");
+        assert_eq!(cfg.endpoints[0].headers[0].name, "Accept");
         assert_eq!(cfg.upstreams[0].env_required, ["DATABASE_URL"]);
         assert_eq!(cfg.dependencies[0].url.scheme(), "tcp");
         assert_eq!(cfg.dependencies[0].kind, DepKind::Database);
@@ -985,6 +986,23 @@ mod tests {
             Some(ProxyKind::Nginx)
         );
         assert_eq!(cfg.ca_files.len(), 2);
+    }
+
+    #[test]
+    fn the_examples_commented_secret_header_works_once_uncommented() {
+        let text = include_str!("../../config.example.toml");
+        let commented = text
+            .lines()
+            .find(|l| l.starts_with("# headers = ") && l.contains("${TOKEN}"))
+            .unwrap();
+        let live = text
+            .lines()
+            .find(|l| l.starts_with("headers = ") && l.contains("Accept"))
+            .unwrap();
+        let uncommented = commented.trim_start_matches("# ");
+        let with_secret = text.replace(live, uncommented).replace("${TOKEN}", "t0ken");
+        let cfg = parse_str(&with_secret).unwrap();
+        assert_eq!(cfg.endpoints[0].headers[0].value, "Bearer t0ken");
     }
 
     #[test]
