@@ -63,7 +63,8 @@ pub async fn diagnose(cfg: &Config) -> Report {
     let left = deadline.saturating_sub(clock.elapsed());
     runs.extend(runner::run(planned, ctx, concurrency, left).await);
 
-    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, &cfg.host)).collect();
+    let thresholds = cfg.thresholds();
+    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, thresholds)).collect();
     let findings = rules::diagnose(&rules::Facts {
         runs: &runs,
         assessed: &assessed,

@@ -3,6 +3,7 @@
 //! a pure validation step that returns the typed [`Config`] the planner uses.
 //! Nothing here touches the network or `/proc`.
 
+pub mod thresholds;
 mod values;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::model::dep_kind::DepKind;
+pub use thresholds::Thresholds;
 use values::{DependencyUrl, Dur, HttpUrl, Positive, Ratio, Text};
 pub use values::{parse_duration, parse_url};
 
@@ -336,6 +338,8 @@ pub struct TlsCheck {
     pub timeout: Duration,
 }
 
+/// The `[host]` section. Judge by [`Config::thresholds`], which adds the
+/// thresholds that have no key, rather than by these fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// Filesystems to watch; empty: every local filesystem.
@@ -351,11 +355,11 @@ impl Default for Host {
     fn default() -> Self {
         Self {
             disks: Vec::new(),
-            disk_warn: 0.90,
-            disk_critical: 0.97,
-            memory_warn: 0.90,
-            load_warn: 2.0,
-            fd_warn: 0.90,
+            disk_warn: thresholds::DISK_WARN,
+            disk_critical: thresholds::DISK_CRITICAL,
+            memory_warn: thresholds::MEMORY_WARN,
+            load_warn: thresholds::LOAD_WARN,
+            fd_warn: thresholds::FD_WARN,
         }
     }
 }
@@ -372,6 +376,14 @@ pub struct ProcessCheck {
 pub struct Deploy {
     pub path: PathBuf,
     pub recent: Duration,
+}
+
+impl Config {
+    /// The thresholds assessment and the rules judge measurements by: the
+    /// `[host]` values, the named defaults of [`thresholds`] for the rest.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds::from(&self.host)
+    }
 }
 
 impl Default for Config {
