@@ -130,6 +130,17 @@ mod tests {
     }
 
     #[test]
+    fn the_contract_documents_every_kind() {
+        let contract = include_str!("../../docs/contract.md");
+        let key = contract
+            .lines()
+            .find(|l| l.starts_with("kind = ") && l.contains("database | cache"))
+            .unwrap();
+        let spelled: Vec<&str> = DepKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert!(key.contains(&spelled.join(" | ")), "{key}");
+    }
+
+    #[test]
     fn names_round_trip() {
         for k in DepKind::ALL {
             assert_eq!(DepKind::from_name(k.as_str()), Some(k));
