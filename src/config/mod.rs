@@ -73,7 +73,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Raw structs: exactly the keys of SPEC.md, unknown keys rejected.
+// Raw structs: exactly the keys of docs/contract.md, unknown keys rejected.
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
