@@ -1,4 +1,4 @@
-//! The command line, per SPEC.md. `diagnose` is the default subcommand, so
+//! The command line, per docs/contract.md. `diagnose` is the default subcommand, so
 //! `why5xx`, `why5xx https://site/` and `why5xx diagnose ...` are the same.
 
 use std::path::PathBuf;

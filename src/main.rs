@@ -23,7 +23,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
-/// Exit codes of the Nagios plugin convention (SPEC.md).
+/// Exit codes of the Nagios plugin convention (docs/contract.md).
 const EXIT_OK: u8 = 0;
 const EXIT_WARNING: u8 = 1;
 const EXIT_CRITICAL: u8 = 2;

@@ -893,7 +893,7 @@ fn dead_database(name: &'static str, status: &str, expected: &str) {
     ));
     lab.standard("");
     lab.section(&format!(
-        "[[dependency]]\nname = \"postgres\"\nurl = \"tcp://{db}\"\n"
+        "[[dependency]]\nname = \"postgres\"\nurl = \"tcp://{db}\"\nkind = \"database\"\n"
     ));
     lab.diagnose(Some(expected));
 }

@@ -1,6 +1,7 @@
 //! Judges each probe on its own: a status (ok, warning, critical, unknown)
-//! and a one-line summary, from its observation and the thresholds of the
-//! config. Naming causes is the rules' job, not this module's.
+//! and a one-line summary, from its observation and the config's
+//! [`Thresholds`] — the same ones the rules use; no threshold is written
+//! here. Naming causes is the rules' job, not this module's.
 
 use std::fmt::Write as _;
 
@@ -9,7 +10,7 @@ use why5xx_probes::process::{ProcState, ProcessObservation};
 use why5xx_probes::system::{DiskObservation, SystemObservation};
 use why5xx_probes::{FailureKind, Millis, Observation};
 
-use crate::config::Host;
+use crate::config::Thresholds;
 use crate::engine::plan::Role;
 use crate::engine::runner::{Outcome, ProbeRun};
 use crate::model::findings::Status;
@@ -28,8 +29,10 @@ fn verdict(status: Status, summary: impl Into<String>) -> Assessment {
     }
 }
 
-/// Judge one probe run.
-pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
+/// Judge one probe run by `thresholds` (a [`Thresholds`], or the `&Host`
+/// of a config, which gives the same).
+pub fn assess(run: &ProbeRun, thresholds: impl Into<Thresholds>) -> Assessment {
+    let t = thresholds.into();
     let obs = match &run.outcome {
         Outcome::Unfinished(why) => {
             return verdict(Status::Unknown, format!("did not finish: {why}"));
@@ -76,14 +79,14 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
                 )
             }
         }
-        Observation::System(s) => system(s, host),
-        Observation::Disk(d) => disk(d, host),
+        Observation::System(s) => system(s, &t),
+        Observation::Disk(d) => disk(d, &t),
         Observation::Process(p) => {
             let min = match role {
                 Role::Process { min } => *min,
                 _ => 1,
             };
-            process(p, min, &run.planned.target, host)
+            process(p, min, &run.planned.target, &t)
         }
         Observation::Port(p) => {
             if p.listeners.is_empty() {
@@ -164,8 +167,9 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
                     ..
                 }
             ),
+            &t,
         ),
-        Observation::Redis(r) => redis(r),
+        Observation::Redis(r) => redis(r, &t),
         Observation::Proxy(p) => proxy(p),
         Observation::ProxyErrorLog(l) => proxy_error_log(l),
         Observation::AppLog(l) => app_log(l),
@@ -189,7 +193,11 @@ pub fn assess(run: &ProbeRun, host: &Host) -> Assessment {
     }
 }
 
-fn postgres(p: &why5xx_probes::postgres::PostgresObservation, credentials: bool) -> Assessment {
+fn postgres(
+    p: &why5xx_probes::postgres::PostgresObservation,
+    credentials: bool,
+    t: &Thresholds,
+) -> Assessment {
     let version = p
         .server_version
         .as_deref()
@@ -213,7 +221,7 @@ fn postgres(p: &why5xx_probes::postgres::PostgresObservation, credentials: bool)
         && max > 0
     {
         let _ = write!(s, ", {c}/{max} connections");
-        if f64::from(c) / f64::from(max) > 0.9 {
+        if t.near_conn_limit(u64::from(c), u64::from(max)) {
             status = Status::Warning;
         }
     }
@@ -228,7 +236,7 @@ fn postgres(p: &why5xx_probes::postgres::PostgresObservation, credentials: bool)
     verdict(status, s)
 }
 
-fn redis(r: &why5xx_probes::redis::RedisObservation) -> Assessment {
+fn redis(r: &why5xx_probes::redis::RedisObservation, t: &Thresholds) -> Assessment {
     if let Some(f) = &r.failure {
         return verdict(Status::Critical, f.detail.clone());
     }
@@ -243,15 +251,13 @@ fn redis(r: &why5xx_probes::redis::RedisObservation) -> Assessment {
         s.push_str(", refusing writes (MISCONF: the last save failed)");
     }
     if let (Some(used), Some(max)) = (r.used_memory_bytes, r.maxmemory_bytes)
-        && max > 0
-        && used as f64 / max as f64 > 0.95
+        && t.near_cache_memory_limit(used, max)
     {
         status = status.max(Status::Warning);
         let _ = write!(s, ", memory {} of {}", human_bytes(used), human_bytes(max));
     }
     if let (Some(c), Some(max)) = (r.connected_clients, r.maxclients)
-        && max > 0
-        && c as f64 / max as f64 > 0.9
+        && t.near_conn_limit(c, max)
     {
         status = status.max(Status::Warning);
         let _ = write!(s, ", {c}/{max} clients");
@@ -546,13 +552,13 @@ fn tls_session(s: &why5xx_probes::tls::TlsSession, warn: std::time::Duration) ->
     )
 }
 
-fn system(s: &SystemObservation, host: &Host) -> Assessment {
+fn system(s: &SystemObservation, t: &Thresholds) -> Assessment {
     let mut status = Status::Ok;
     let mut parts = Vec::new();
     let cpus = f64::from(s.cpus.max(1));
     if let Some(l) = s.load {
         let per_core = l.one / cpus;
-        if per_core > host.load_warn {
+        if t.load_high(per_core) {
             status = status.max(Status::Warning);
         }
         parts.push(format!("load {per_core:.2}/core"));
@@ -561,7 +567,7 @@ fn system(s: &SystemObservation, host: &Host) -> Assessment {
         && m.total_bytes > 0
     {
         let used = 1.0 - m.available_bytes as f64 / m.total_bytes as f64;
-        if used > host.memory_warn {
+        if t.memory_low(used, s.pressure.and_then(|p| p.memory_full)) {
             status = status.max(Status::Warning);
         }
         parts.push(format!("memory {:.0}% used", used * 100.0));
@@ -573,18 +579,25 @@ fn system(s: &SystemObservation, host: &Host) -> Assessment {
     if let Some(f) = s.file_handles
         && f.max > 0
     {
-        let used = f.allocated as f64 / f.max as f64;
-        if used > host.fd_warn {
+        if t.near_fd_limit(f.allocated, f.max) {
             status = status.max(Status::Warning);
         }
         parts.push(format!("file handles {}/{}", f.allocated, f.max));
     }
     if let Some(p) = s.pressure
         && let Some(m) = p.memory_full
-        && m > 10.0
+        && t.memory_stalled(m)
     {
         status = status.max(Status::Warning);
         parts.push(format!("memory pressure {m:.0}%"));
+    }
+    // CPU pressure alone is no warning (a busy, healthy host has it; the
+    // load decides), but it is worth a word beside the load.
+    if let Some(p) = s.pressure
+        && let Some(c) = p.cpu_some
+        && t.cpu_stalled(c)
+    {
+        parts.push(format!("CPU pressure {c:.0}%"));
     }
     if parts.is_empty() {
         let why = s
@@ -596,18 +609,13 @@ fn system(s: &SystemObservation, host: &Host) -> Assessment {
     verdict(status, parts.join(", "))
 }
 
-fn disk(d: &DiskObservation, host: &Host) -> Assessment {
+fn disk(d: &DiskObservation, t: &Thresholds) -> Assessment {
     if let Some(f) = &d.failure {
         return verdict(Status::Unknown, f.detail.clone());
     }
-    let worst = d.used_ratio.max(d.inodes_used_ratio);
-    let status = if worst >= host.disk_critical {
-        Status::Critical
-    } else if worst >= host.disk_warn {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
+    let status = t
+        .disk_level(d.used_ratio.max(d.inodes_used_ratio))
+        .map_or(Status::Ok, Status::from);
     let mut s = format!(
         "{:.0}% used, {} free",
         d.used_ratio * 100.0,
@@ -619,7 +627,7 @@ fn disk(d: &DiskObservation, host: &Host) -> Assessment {
     verdict(status, s)
 }
 
-fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Assessment {
+fn process(p: &ProcessObservation, min: u32, target: &str, t: &Thresholds) -> Assessment {
     if let Some(f) = &p.failure {
         return verdict(Status::Unknown, f.detail.clone());
     }
@@ -664,8 +672,7 @@ fn process(p: &ProcessObservation, min: u32, target: &str, host: &Host) -> Asses
     );
     for x in &alive {
         if let (Some(open), Some(limit)) = (x.open_fds, x.fd_soft_limit)
-            && limit > 0
-            && open as f64 / limit as f64 > host.fd_warn
+            && t.near_fd_limit(open, limit)
         {
             status = Status::Warning;
             let _ = write!(
@@ -783,6 +790,53 @@ pub fn error_kind_words(kind: why5xx_probes::logs::proxy_error::ProxyErrorKind) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use why5xx_probes::system::{Memory, Pressure};
+
+    fn host_with(used: f64, memory_full: f64) -> SystemObservation {
+        SystemObservation {
+            cpus: 1,
+            memory: Some(Memory {
+                total_bytes: 1000,
+                available_bytes: ((1.0 - used) * 1000.0) as u64,
+                ..Memory::default()
+            }),
+            pressure: Some(Pressure {
+                memory_full: Some(memory_full),
+                ..Pressure::default()
+            }),
+            ..SystemObservation::default()
+        }
+    }
+
+    #[test]
+    fn memory_is_judged_by_the_shared_thresholds() {
+        let t = Thresholds::default();
+        assert_eq!(system(&host_with(0.5, 0.0), &t).status, Status::Ok);
+        assert_eq!(system(&host_with(0.95, 0.0), &t).status, Status::Warning);
+        let stalled = system(&host_with(0.5, 30.0), &t);
+        assert_eq!(stalled.status, Status::Warning);
+        assert!(
+            stalled.summary.contains("memory pressure 30%"),
+            "{stalled:?}"
+        );
+        let lenient = Thresholds {
+            memory_warn: 0.99,
+            ..t
+        };
+        assert_eq!(system(&host_with(0.95, 0.0), &lenient).status, Status::Ok);
+    }
+
+    #[test]
+    fn disk_status_follows_the_disk_levels() {
+        let t = Thresholds::default();
+        let at = |used_ratio| DiskObservation {
+            used_ratio,
+            ..DiskObservation::default()
+        };
+        assert_eq!(disk(&at(0.5), &t).status, Status::Ok);
+        assert_eq!(disk(&at(0.92), &t).status, Status::Warning);
+        assert_eq!(disk(&at(0.99), &t).status, Status::Critical);
+    }
 
     #[test]
     fn sizes_and_durations_read_well() {

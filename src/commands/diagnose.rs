@@ -14,6 +14,7 @@ use crate::cli::{DiagnoseArgs, FailOn};
 use crate::config::{self, Config};
 use crate::engine::{plan, runner};
 use crate::model::findings::Severity;
+use crate::model::probe_id::ProbeId;
 use crate::report::Report;
 use crate::report::baseline;
 use crate::{EXIT_CRITICAL, EXIT_OK, EXIT_WARNING};
@@ -53,7 +54,7 @@ pub async fn diagnose(cfg: &Config) -> Report {
     if let Some(kind) = proxy.as_ref().and_then(|p| p.kind) {
         for r in &mut runs {
             if matches!(r.planned.role, plan::Role::Proxy) {
-                r.planned.id = format!("proxy:{}", kind.name());
+                r.planned.id = ProbeId::proxy(kind.name()).into();
             }
         }
     }
@@ -62,7 +63,8 @@ pub async fn diagnose(cfg: &Config) -> Report {
     let left = deadline.saturating_sub(clock.elapsed());
     runs.extend(runner::run(planned, ctx, concurrency, left).await);
 
-    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, &cfg.host)).collect();
+    let thresholds = cfg.thresholds();
+    let assessed: Vec<_> = runs.iter().map(|r| assess::assess(r, thresholds)).collect();
     let findings = rules::diagnose(&rules::Facts::new(&runs, &assessed, cfg));
     Report::new(started, clock.elapsed(), &runs, &assessed, findings)
 }

@@ -327,7 +327,7 @@ pub fn render(d: &Discovered, written_at: &str) -> String {
     o.push_str(
         "# Review it, then: why5xx check-config FILE && why5xx --config FILE\n\
          # Every key is optional unless marked \"required\"; config.example.toml and\n\
-         # SPEC.md describe them all. Durations are strings like \"250ms\", \"5s\", \"14d\".\n\
+         # docs/contract.md describe them all. Durations are strings like \"250ms\", \"5s\", \"14d\".\n\
          # `${VAR}` in a string is replaced by that environment variable (`$$` is a `$`).\n\n",
     );
 

@@ -3,6 +3,7 @@
 //! a pure validation step that returns the typed [`Config`] the planner uses.
 //! Nothing here touches the network or `/proc`.
 
+pub mod thresholds;
 mod values;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::model::dep_kind::DepKind;
+pub use thresholds::Thresholds;
 use values::{DependencyUrl, Dur, HttpUrl, Positive, Ratio, Text};
 pub use values::{parse_duration, parse_url};
 
@@ -70,7 +73,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Raw structs: exactly the keys of SPEC.md, unknown keys rejected.
+// Raw structs: exactly the keys of docs/contract.md, unknown keys rejected.
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +155,7 @@ struct RawProxy {
 struct RawDependency {
     name: Spanned<Text>,
     url: DependencyUrl,
+    kind: Option<Spanned<Text>>,
     slow: Option<Dur>,
     timeout: Option<Dur>,
     ca_file: Option<Text>,
@@ -312,6 +316,8 @@ pub struct Proxy {
 pub struct Dependency {
     pub name: String,
     pub url: Url,
+    /// What it is: the `kind` key, else [`DepKind::default_for`] its URL.
+    pub kind: DepKind,
     pub slow: Option<Duration>,
     pub timeout: Duration,
 }
@@ -332,6 +338,8 @@ pub struct TlsCheck {
     pub timeout: Duration,
 }
 
+/// The `[host]` section. Judge by [`Config::thresholds`], which adds the
+/// thresholds that have no key, rather than by these fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
     /// Filesystems to watch; empty: every local filesystem.
@@ -347,11 +355,11 @@ impl Default for Host {
     fn default() -> Self {
         Self {
             disks: Vec::new(),
-            disk_warn: 0.90,
-            disk_critical: 0.97,
-            memory_warn: 0.90,
-            load_warn: 2.0,
-            fd_warn: 0.90,
+            disk_warn: thresholds::DISK_WARN,
+            disk_critical: thresholds::DISK_CRITICAL,
+            memory_warn: thresholds::MEMORY_WARN,
+            load_warn: thresholds::LOAD_WARN,
+            fd_warn: thresholds::FD_WARN,
         }
     }
 }
@@ -368,6 +376,14 @@ pub struct ProcessCheck {
 pub struct Deploy {
     pub path: PathBuf,
     pub recent: Duration,
+}
+
+impl Config {
+    /// The thresholds assessment and the rules judge measurements by: the
+    /// `[host]` values, the named defaults of [`thresholds`] for the rest.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds::from(&self.host)
+    }
 }
 
 impl Default for Config {
@@ -693,7 +709,8 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
                         return Err(err(
                             k.span(),
                             format!(
-                                "unknown proxy kind {other:?}; expected \"nginx\" or \"haproxy\""
+                                "unknown proxy kind {other:?}; expected {}",
+                                one_of(["nginx", "haproxy"])
                             ),
                         ));
                     }
@@ -715,9 +732,23 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
             .check("dependency", &d.name.get_ref().0, Some(d.name.span()))
             .map_err(|(s, m)| err(s, m))?;
         ca_files.extend(d.ca_file.map(|t| PathBuf::from(t.0)));
+        let kind = match d.kind {
+            Some(k) => DepKind::from_name(&k.get_ref().0).ok_or_else(|| {
+                err(
+                    k.span(),
+                    format!(
+                        "unknown dependency kind {:?}; expected {}",
+                        k.get_ref().0,
+                        one_of(DepKind::ALL.map(DepKind::as_str))
+                    ),
+                )
+            })?,
+            None => DepKind::default_for(&d.url.0),
+        };
         dependencies.push(Dependency {
             name: d.name.into_inner().0,
             url: d.url.0,
+            kind,
             slow: d.slow.map(|x| x.0),
             timeout: d.timeout.map_or(timeout, |x| x.0),
         });
@@ -857,6 +888,15 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
     })
 }
 
+/// `"a", "b" or "c"`: the values an enum key accepts, for its error.
+fn one_of<const N: usize>(values: [&str; N]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}
+
 fn headers(raw: BTreeMap<String, Text>) -> Vec<Header> {
     raw.into_iter()
         .map(|(name, value)| Header {
@@ -940,12 +980,14 @@ mod tests {
 
     #[test]
     fn the_example_config_parses_and_covers_every_section() {
-        let text = include_str!("../../config.example.toml").replace("${TOKEN}", "t0ken");
-        let cfg = parse_str(&text).unwrap();
+        // As shipped: it needs no environment variable.
+        let text = include_str!("../../config.example.toml");
+        let cfg = parse_str(text).unwrap();
         assert_eq!(cfg.endpoints.len(), 1);
-        assert_eq!(cfg.endpoints[0].headers[0].value, "Bearer t0ken");
+        assert_eq!(cfg.endpoints[0].headers[0].name, "Accept");
         assert_eq!(cfg.upstreams[0].env_required, ["DATABASE_URL"]);
         assert_eq!(cfg.dependencies[0].url.scheme(), "tcp");
+        assert_eq!(cfg.dependencies[0].kind, DepKind::Database);
         assert_eq!(cfg.dns[0].server, Some("127.0.0.1:53".parse().unwrap()));
         assert_eq!(cfg.tls[0].warn, Duration::from_secs(14 * 86_400));
         assert_eq!(cfg.processes[0].pattern.as_deref(), Some("sidekiq"));
@@ -956,6 +998,23 @@ mod tests {
             Some(ProxyKind::Nginx)
         );
         assert_eq!(cfg.ca_files.len(), 2);
+    }
+
+    #[test]
+    fn the_examples_commented_secret_header_works_once_uncommented() {
+        let text = include_str!("../../config.example.toml");
+        let commented = text
+            .lines()
+            .find(|l| l.starts_with("# headers = ") && l.contains("${TOKEN}"))
+            .unwrap();
+        let live = text
+            .lines()
+            .find(|l| l.starts_with("headers = ") && l.contains("Accept"))
+            .unwrap();
+        let uncommented = commented.trim_start_matches("# ");
+        let with_secret = text.replace(live, uncommented).replace("${TOKEN}", "t0ken");
+        let cfg = parse_str(&with_secret).unwrap();
+        assert_eq!(cfg.endpoints[0].headers[0].value, "Bearer t0ken");
     }
 
     #[test]
@@ -999,6 +1058,37 @@ mod tests {
         assert!(e.contains("host.disk_warn: 1.5 is not a share"), "{e}");
         let e = error("[host]\ndisk_warn = 0.9\ndisk_critical = 0.5\n");
         assert!(e.starts_with("c.toml:3:17: host.disk_critical:"), "{e}");
+    }
+
+    #[test]
+    fn dependency_kind_is_the_key_else_the_url_never_the_name() {
+        let cfg = parse_str(
+            "[[dependency]]\nname = \"feedback-api\"\nurl = \"http://feedback.internal/health\"\n\
+             [[dependency]]\nname = \"primary\"\nurl = \"tcp://10.0.0.5:5432\"\n\
+             [[dependency]]\nname = \"sessions\"\nurl = \"redis://127.0.0.1/0\"\n\
+             [[dependency]]\nname = \"jobs\"\nurl = \"tcp://10.0.0.7:5673\"\nkind = \"queue\"\n",
+        )
+        .unwrap();
+        let kinds: Vec<_> = cfg.dependencies.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DepKind::Api,
+                DepKind::Database,
+                DepKind::Cache,
+                DepKind::Queue
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_dependency_kind_is_located_and_names_the_key() {
+        let e = error("[[dependency]]\nname = \"pg\"\nurl = \"tcp://db:5432\"\nkind = \"sql\"\n");
+        assert_eq!(
+            e,
+            "c.toml:4:8: dependency.kind: unknown dependency kind \"sql\"; \
+             expected \"database\", \"cache\", \"api\" or \"queue\""
+        );
     }
 
     #[test]

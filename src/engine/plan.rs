@@ -1,5 +1,6 @@
 //! Turns the config (and what discovery finds) into the list of probes to
-//! run, each with its stable id (`<section>:<name>`, SPEC.md) and the role
+//! run, each with its stable id (`<section>:<name>`, [`ProbeId`],
+//! docs/contract.md) and the role
 //! that tells assessment and rules what the probe stands for.
 
 use std::collections::BTreeSet;
@@ -15,6 +16,8 @@ use why5xx_probes::{
 };
 
 use crate::config::{Config, Header, ProxyKind, split_host_port};
+use crate::model::dep_kind::DepKind;
+use crate::model::probe_id::ProbeId;
 
 /// How far back logs and the kernel log are read.
 pub const LOG_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -40,9 +43,9 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
         error_log: configured.and_then(|p| p.error_log.clone()),
         discover: cfg.agent.discover,
     };
-    let name = spec.kind.map_or("proxy", |k| k.name()).to_string();
+    let name = spec.kind.map_or("proxy", |k| k.name());
     vec![Planned {
-        id: format!("proxy:{name}"),
+        id: ProbeId::proxy(name).into(),
         target: spec.config.as_ref().map_or_else(
             || "discovered reverse proxy".to_string(),
             |c| c.display().to_string(),
@@ -76,13 +79,15 @@ pub enum Role {
     UpstreamProcess {
         upstream: String,
     },
-    /// A database, cache or API the application needs: `database` when its
-    /// scheme, well-known port or name says it stores data (the 500/503
-    /// rules tell database errors from other dependencies' failures);
+    /// A database, cache, API or queue the application needs: `kind` from
+    /// the config (or its URL's scheme or well-known port, never its name);
     /// `credentials` when its URL carries a password (a refused login is
     /// then a failure, not proof of life).
     Dependency {
         slow: Option<Duration>,
+        kind: DepKind,
+        /// `kind == DepKind::Database`, for the rules that still read it
+        /// (the 500/503 rules tell database errors from other failures).
         database: bool,
         credentials: bool,
     },
@@ -147,7 +152,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.follow_redirects = e.follow_redirects;
         push(
             Planned {
-                id: format!("endpoint:{}", e.name),
+                id: ProbeId::endpoint(&e.name).into(),
                 target: redact::url(&e.url),
                 role: Role::Endpoint {
                     expect_status: e.expect_status.clone(),
@@ -167,7 +172,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.headers = header_pairs(&u.headers);
         push(
             Planned {
-                id: format!("upstream:{}", u.name),
+                id: ProbeId::upstream(&u.name).into(),
                 target: redact::url(&u.url),
                 role: Role::Upstream {
                     name: u.name.clone(),
@@ -192,7 +197,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                 .unwrap_or_default();
             push(
                 Planned {
-                    id: format!("process:{}", u.name),
+                    id: ProbeId::process(&u.name).into(),
                     target: what,
                     role: Role::UpstreamProcess {
                         upstream: u.name.clone(),
@@ -209,7 +214,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if !u.env_required.is_empty() {
             push(
                 Planned {
-                    id: format!("env:{}", u.name),
+                    id: ProbeId::env(&u.name).into(),
                     target: u.env_required.join(", "),
                     role: Role::Environ {
                         upstream: u.name.clone(),
@@ -227,7 +232,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(log) = &u.log {
             push(
                 Planned {
-                    id: format!("log:{}", u.name),
+                    id: ProbeId::app_log(&u.name).into(),
                     target: log.display().to_string(),
                     role: Role::AppLog {
                         upstream: u.name.clone(),
@@ -267,7 +272,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             let name = authority.clone();
             push(
                 Planned {
-                    id: format!("upstream:{name}"),
+                    id: ProbeId::upstream(&name).into(),
                     target: url.to_string(),
                     role: Role::Upstream {
                         name: name.clone(),
@@ -289,7 +294,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(path) = configured_log.or_else(|| p.error_logs().into_iter().next()) {
             push(
                 Planned {
-                    id: "log:proxy".to_string(),
+                    id: ProbeId::proxy_log().into(),
                     target: path.display().to_string(),
                     role: Role::ProxyErrorLog,
                     spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
@@ -305,7 +310,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for (port, upstreams, timeout) in ports {
         push(
             Planned {
-                id: format!("port:{port}"),
+                id: ProbeId::port(port).into(),
                 target: format!("tcp port {port}"),
                 role: Role::Port { upstreams },
                 spec: ProbeSpec::Port(port::PortSpec {
@@ -321,7 +326,8 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.dependencies {
         let role = Role::Dependency {
             slow: d.slow,
-            database: is_database(&d.name, &d.url),
+            kind: d.kind,
+            database: d.kind == DepKind::Database,
             credentials: d.url.password().is_some(),
         };
         let spec = match d.url.scheme() {
@@ -341,7 +347,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         };
         push(
             Planned {
-                id: format!("dependency:{}", d.name),
+                id: ProbeId::dependency(&d.name).into(),
                 target: redact::url(&d.url),
                 role,
                 spec,
@@ -353,7 +359,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.dns {
         push(
             Planned {
-                id: format!("dns:{}", d.name),
+                id: ProbeId::dns(&d.name).into(),
                 target: match d.server {
                     Some(s) => format!("{} @{s}", d.name),
                     None => d.name.clone(),
@@ -377,7 +383,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             .or_else(|| split_host_port(&t.address).map(|(h, _)| h));
         push(
             Planned {
-                id: format!("tls:{}", t.address),
+                id: ProbeId::tls(&t.address).into(),
                 target: t.address.clone(),
                 role: Role::Tls { warn: t.warn },
                 spec: ProbeSpec::Tls(tls::TlsSpec {
@@ -394,7 +400,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for p in &cfg.processes {
         push(
             Planned {
-                id: format!("process:{}", p.name),
+                id: ProbeId::process(&p.name).into(),
                 target: p
                     .pattern
                     .clone()
@@ -414,7 +420,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.deploys {
         push(
             Planned {
-                id: format!("deploy:{}", d.path.display()),
+                id: ProbeId::deploy(&d.path).into(),
                 target: d.path.display().to_string(),
                 role: Role::Deploy,
                 spec: ProbeSpec::Deploy(changes::DeploySpec {
@@ -445,7 +451,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if !flag_paths.is_empty() {
         push(
             Planned {
-                id: "maintenance:flags".to_string(),
+                id: ProbeId::maintenance_flags().into(),
                 target: flag_paths
                     .iter()
                     .map(|p| p.display().to_string())
@@ -461,7 +467,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     // The host itself: always.
     push(
         Planned {
-            id: "host:system".to_string(),
+            id: ProbeId::system().into(),
             target: "load, memory, file handles, pressure".to_string(),
             role: Role::System,
             spec: ProbeSpec::System(system::SystemSpec::default()),
@@ -479,7 +485,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for path in disks {
         push(
             Planned {
-                id: format!("host:disk:{}", path.display()),
+                id: ProbeId::disk(&path).into(),
                 target: path.display().to_string(),
                 role: Role::Disk,
                 spec: ProbeSpec::Disk(system::DiskSpec { path }),
@@ -497,7 +503,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover || !names.is_empty() {
         push(
             Planned {
-                id: "host:oom".to_string(),
+                id: ProbeId::oom().into(),
                 target: "kernel log: OOM kills".to_string(),
                 role: Role::Oom,
                 spec: ProbeSpec::Oom(oom::OomSpec {
@@ -511,7 +517,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover {
         push(
             Planned {
-                id: "host:listeners".to_string(),
+                id: ProbeId::listeners().into(),
                 target: "listening TCP sockets".to_string(),
                 role: Role::Listeners,
                 spec: ProbeSpec::Listeners(port::ListenersSpec::default()),
@@ -527,17 +533,6 @@ fn header_pairs(headers: &[Header]) -> Vec<(String, String)> {
         .iter()
         .map(|h| (h.name.clone(), h.value.clone()))
         .collect()
-}
-
-/// Whether a dependency stores data: by scheme, well-known port, or the
-/// name the operator gave it.
-fn is_database(name: &str, url: &Url) -> bool {
-    const NAMES: &[&str] = &[
-        "postgres", "pg", "mysql", "maria", "db", "database", "mongo", "redis", "cache",
-    ];
-    matches!(url.scheme(), "postgres" | "postgresql" | "redis" | "rediss")
-        || matches!(url.port(), Some(5432 | 6379 | 3306 | 27017))
-        || NAMES.iter().any(|w| name.to_ascii_lowercase().contains(w))
 }
 
 fn default_port(scheme: &str) -> u16 {
@@ -606,6 +601,31 @@ mod tests {
                 "host:disk:/",
                 "host:oom",
                 "host:listeners"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dependency_is_a_database_by_its_kind_not_its_name() {
+        let cfg = crate::config::parse(
+            "[agent]\ndiscover = false\n[host]\ndisks = [\"/\"]\n\
+             [[dependency]]\nname = \"feedback-api\"\nurl = \"http://10.0.0.9/\"\n\
+             [[dependency]]\nname = \"main\"\nurl = \"tcp://10.0.0.5:5432\"\n",
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        let deps: Vec<(String, DepKind, bool)> = plan(&cfg, None)
+            .into_iter()
+            .filter_map(|p| match p.role {
+                Role::Dependency { kind, database, .. } => Some((p.id, kind, database)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            deps,
+            [
+                ("dependency:feedback-api".to_string(), DepKind::Api, false),
+                ("dependency:main".to_string(), DepKind::Database, true),
             ]
         );
     }

@@ -191,6 +191,7 @@ mod tests {
             target: id.to_string(),
             role: Role::Dependency {
                 slow: None,
+                kind: crate::model::dep_kind::DepKind::Api,
                 database: false,
                 credentials: false,
             },

@@ -1,4 +1,4 @@
-//! The cause ids of SPEC.md: one per root cause the troubleshooting guide
+//! The cause ids of docs/contract.md: one per root cause the troubleshooting guide
 //! names, with the guide section and the status codes it explains.
 
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,7 @@ impl Cause {
             .unwrap_or(&CATALOGUE[CATALOGUE.len() - 1])
     }
 
-    /// The stable id, as in SPEC.md.
+    /// The stable id, as in docs/contract.md.
     pub fn id(self) -> &'static str {
         self.info().id
     }
@@ -123,6 +123,18 @@ mod tests {
         for c in CATALOGUE {
             let json = serde_json::to_string(&c.cause).unwrap();
             assert_eq!(json, format!("\"{}\"", c.id));
+        }
+    }
+
+    #[test]
+    fn the_contract_names_every_cause_id() {
+        let contract = include_str!("../../docs/contract.md");
+        for c in CATALOGUE {
+            assert!(
+                contract.contains(&format!("`{}`", c.id)),
+                "docs/contract.md does not name {}",
+                c.id
+            );
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `--format json`: the report of SPEC.md, pretty-printed, one document.
+//! `--format json`: the report of docs/contract.md, pretty-printed, one document.
 
 use std::io::Write;
 

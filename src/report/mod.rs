@@ -1,6 +1,6 @@
 //! The report: what every format is rendered from, shaped exactly like the
-//! JSON of SPEC.md, and the atomic writer behind `--output`. Only reporters
-//! print.
+//! JSON of docs/contract.md, and the atomic writer behind `--output`. Only
+//! reporters print.
 
 pub mod baseline;
 #[cfg(test)]
@@ -27,7 +27,7 @@ use crate::model::findings::{Finding, Severity, Status};
 pub enum Format {
     /// For a person: the diagnosis first, then the probes.
     Text,
-    /// The SPEC.md report, for cron and CI.
+    /// The report of docs/contract.md, for cron and CI.
     Json,
     /// Prometheus text exposition, for `node_exporter`'s textfile collector.
     Prometheus,

@@ -1,7 +1,7 @@
 //! `--format nagios`: output of the Nagios plugin convention, for Nagios and
 //! Icinga. The first line is the state and the diagnosis with performance
 //! data after `|`; further lines name the other findings. The exit code
-//! (set by the caller from the findings, SPEC.md) is what the monitoring
+//! (set by the caller from the findings, docs/contract.md) is what the monitoring
 //! system acts on; the state word here agrees with it. `docs/nagios.md`
 //! shows the command definitions.
 

@@ -81,7 +81,7 @@ pub(crate) fn saw(f: &Facts, code: u16) -> bool {
 
 /// A dependency as the rules see it.
 pub(crate) struct Dep<'a> {
-    /// Stores data (from the plan: scheme, well-known port or name).
+    /// A database (its `kind`, from the config or its URL; never its name).
     pub database: bool,
     pub id: &'a str,
     pub target: &'a str,
@@ -114,6 +114,7 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
             slow,
             database,
             credentials,
+            ..
         } = &run.planned.role
         else {
             continue;

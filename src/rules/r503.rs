@@ -4,10 +4,6 @@
 
 use super::prelude::*;
 
-/// PSI `full` avg10 (percent) above which memory pressure stalls work;
-/// the same number assess warns at.
-const MEMORY_PRESSURE_WARN: f64 = 10.0;
-
 // ===========================================================================
 // 503 Service Unavailable
 
@@ -326,9 +322,10 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
         {
             let used = 1.0 - m.available_bytes as f64 / m.total_bytes as f64;
             let stalled = s.pressure.and_then(|p| p.memory_full).unwrap_or(0.0);
-            if used > f.cfg.host.memory_warn || stalled > MEMORY_PRESSURE_WARN {
+            let limits = f.cfg.thresholds();
+            if limits.memory_low(used, Some(stalled)) {
                 out.push(
-                    Finding::new(Cause::ResourceExhaustion, sev, if stalled > MEMORY_PRESSURE_WARN { 0.75 } else { 0.6 }, "The host is running out of memory")
+                    Finding::new(Cause::ResourceExhaustion, sev, if limits.memory_stalled(stalled) { 0.75 } else { 0.6 }, "The host is running out of memory")
                         .evidence(sid, format!("{} available of {}; memory pressure (full, avg10) {stalled:.0}%", human_bytes(m.available_bytes), human_bytes(m.total_bytes)))
                         .remedy("Find the biggest processes: ps aux --sort=-rss | head; restart or limit the one that grew, add memory or instances"),
                 );
@@ -337,12 +334,12 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
         if let Some(l) = s.load {
             let per_core = l.one / f64::from(s.cpus.max(1));
             let stalled = s.pressure.and_then(|p| p.cpu_some).unwrap_or(0.0);
-            if per_core > f.cfg.host.load_warn {
+            if f.cfg.thresholds().load_high(per_core) {
                 out.push(
                                         Finding::new(
                         Cause::ResourceExhaustion,
                         sev,
-                        if failing || stalled > 50.0 { 0.55 } else { 0.35 },
+                        if failing || f.cfg.thresholds().cpu_stalled(stalled) { 0.55 } else { 0.35 },
                         "The host's CPUs are saturated",
                     )
                         .evidence(sid, format!("load {:.2} per core over {} core(s); CPU pressure (some, avg10) {stalled:.0}%", per_core, s.cpus))
