@@ -193,12 +193,12 @@ pub fn discover(proxy_config: Option<&Path>) -> Discovered {
         });
     }
 
-    if let Some(m) = &obs.nginx {
-        for s in &m.servers {
+    if let Some(m) = obs.model() {
+        for l in &m.listeners {
             if found.endpoints.len() >= MAX_ENDPOINT_SUGGESTIONS {
                 break;
             }
-            if let Some(e) = endpoint_of(s)
+            if let Some(e) = endpoint_of(l)
                 && !found.endpoints.iter().any(|x| x.url == e.url)
             {
                 found.endpoints.push(e);
@@ -210,24 +210,20 @@ pub fn discover(proxy_config: Option<&Path>) -> Discovered {
     found
 }
 
-/// A public URL for an nginx `server`: its first real name (else this
-/// host's loopback) and its first TCP listen.
-fn endpoint_of(s: &proxy::nginx::Server) -> Option<FoundEndpoint> {
-    let listen = s
-        .listen
-        .iter()
-        .find(|l| matches!(l.address, Address::Tcp { .. }))?;
+/// A public URL for one address the proxy (nginx or haproxy) listens on:
+/// its first real server name (else this host's address) over TCP.
+fn endpoint_of(listen: &proxy::ProxyListener) -> Option<FoundEndpoint> {
     let Address::Tcp { host, port } = &listen.address else {
         return None;
     };
-    let scheme = if listen.ssl { "https" } else { "http" };
-    let default_port = if listen.ssl { 443 } else { 80 };
+    let scheme = if listen.tls { "https" } else { "http" };
+    let default_port = if listen.tls { 443 } else { 80 };
     let port_part = if *port == default_port {
         String::new()
     } else {
         format!(":{port}")
     };
-    let name = s.server_names.iter().find(|n| {
+    let name = listen.names.iter().find(|n| {
         !n.is_empty()
             && *n != "_"
             && *n != "localhost"
@@ -254,7 +250,7 @@ fn endpoint_of(s: &proxy::nginx::Server) -> Option<FoundEndpoint> {
         name: name.map_or_else(|| format!("{scheme}-{port}"), Clone::clone),
         url,
         resolve,
-        origin: s.origin.to_string(),
+        origin: listen.origin.to_string(),
     })
 }
 

@@ -434,17 +434,10 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
 
     // Maintenance flags: configured, and those the proxy's config tests for.
     let mut flag_paths = cfg.maintenance_flags.clone();
-    if let Some(m) = proxy.and_then(|p| p.nginx.as_ref()) {
-        for server in &m.servers {
-            let all = server
-                .maintenance
-                .iter()
-                .chain(server.locations.iter().flat_map(|l| l.maintenance.iter()));
-            for f in all {
-                let path = PathBuf::from(&f.flag);
-                if !f.flag.contains('$') && !flag_paths.contains(&path) {
-                    flag_paths.push(path);
-                }
+    if let Some(m) = proxy.and_then(ProxyObservation::model) {
+        for path in m.maintenance.into_iter().filter_map(|s| s.flag) {
+            if !flag_paths.contains(&path) {
+                flag_paths.push(path);
             }
         }
     }

@@ -16,7 +16,7 @@ use why5xx_probes::logs::{AppLogObservation, ProxyErrorLogObservation};
 use why5xx_probes::oom::OomObservation;
 use why5xx_probes::port::{Listener, ListenersObservation, PortObservation};
 use why5xx_probes::process::{ProcState, ProcessInfo, ProcessObservation};
-use why5xx_probes::proxy::{Address, ForwardTarget, ProxyObservation};
+use why5xx_probes::proxy::{Address, ForwardTarget, ProxyModel, ProxyObservation};
 use why5xx_probes::system::{DiskObservation, SystemObservation};
 use why5xx_probes::{FailureKind, Millis, Observation};
 
@@ -33,6 +33,8 @@ pub struct Facts<'a> {
     pub cfg: &'a Config,
     /// What users get now, computed once.
     pub symptoms: Symptoms,
+    /// The proxy's configuration in proxy-neutral terms, computed once.
+    pub proxy_model: Option<ProxyModel>,
 }
 
 /// An upstream with everything that bears on it.
@@ -111,6 +113,10 @@ impl<'a> Facts<'a> {
             assessed,
             cfg,
             symptoms: Symptoms::of(runs),
+            proxy_model: runs.iter().find_map(|r| match r.observation() {
+                Some(Observation::Proxy(p)) if p.kind.is_some() => p.model(),
+                _ => None,
+            }),
         }
     }
 
@@ -245,8 +251,9 @@ impl<'a> Facts<'a> {
     /// Every upstream — configured and discovered — with what bears on it.
     pub fn upstreams(&self) -> Vec<Upstream<'a>> {
         let targets = self
-            .proxy()
-            .map(|(_, p)| p.forward_targets())
+            .proxy_model
+            .as_ref()
+            .map(|m| m.targets.clone())
             .unwrap_or_default();
         let mut out = Vec::new();
         for r in self.runs {

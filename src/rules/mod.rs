@@ -456,6 +456,22 @@ mod tests {
     }
 
     #[test]
+    fn advice_behind_haproxy_uses_haproxy_words() {
+        let found = facts_from_toml(include_str!(
+            "../../tests/fixtures/rules/haproxy-timeout-server-too-short.toml"
+        ));
+        let f = &found[0];
+        assert_eq!(f.cause, Cause::ProxyTimeoutTooShort);
+        let text = format!("{:?} {:?}", f.evidence, f.remediation);
+        assert!(text.contains("timeout server"), "{text}");
+        assert!(text.contains("haproxy -c -f"), "{text}");
+        assert!(
+            !text.contains("proxy_read_timeout") && !text.contains("nginx"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn healthy_host_has_no_findings() {
         let found = facts_from_toml(include_str!("../../tests/fixtures/rules/healthy.toml"));
         assert!(found.is_empty(), "{found:?}");

@@ -277,7 +277,8 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
         .filter(|u| !u.discovered && u.answers())
         .collect();
     let mut seen = HashSet::new();
-    for t in p.forward_targets() {
+    let targets = f.proxy_model.as_ref().map_or(&[][..], |m| &m.targets[..]);
+    for t in targets {
         if t.backup || t.down || !seen.insert(t.address.to_string()) {
             continue;
         }
@@ -572,8 +573,8 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
                 k.last.line
             ),
         );
-        if let Some((pid, p)) = f.proxy() {
-            for t in p.forward_targets() {
+        if let (Some((pid, _)), Some(m)) = (f.proxy(), &f.proxy_model) {
+            for t in &m.targets {
                 if let Some(r) = &t.resolver {
                     finding = finding.evidence(
                         pid,

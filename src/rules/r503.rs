@@ -3,6 +3,7 @@
 //! only; no printing, no self-demotion (see `precedence.rs`).
 
 use super::prelude::*;
+use why5xx_probes::proxy::LimitKind;
 
 // ===========================================================================
 // 503 Service Unavailable
@@ -30,45 +31,36 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
             f.proxy_log_id(),
             format!("{rejected} request(s) rejected by limit_req / limit_conn in the window"),
         );
-        if let Some((pid, p)) = f.proxy()
-            && let Some(m) = &p.nginx
-        {
-            let limits: Vec<String> = m
-                .servers
-                .iter()
-                .flat_map(|s| {
-                    s.limit_req
-                        .iter()
-                        .chain(s.locations.iter().flat_map(|l| l.limit_req.iter()))
-                })
-                .map(|l| {
-                    format!(
-                        "limit_req zone={} burst={} at {}",
+        // The limits the proxy's config sets, whichever proxy it is.
+        if let (Some((pid, _)), Some(m)) = (f.proxy(), &f.proxy_model) {
+            for l in m.limits.iter().take(3) {
+                let what = match l.kind {
+                    LimitKind::Rate => format!(
+                        "rate limit {}{}{} in {}",
                         l.zone,
-                        l.burst.unwrap_or(0),
-                        l.origin
-                    )
-                })
-                .collect();
-            if let Some(first) = limits.first() {
-                finding = finding.evidence(pid, first.clone());
-            }
-            if let Some(z) = m.limit_req_zones.first() {
-                finding = finding.evidence(
-                    pid,
-                    format!(
-                        "limit_req_zone {} rate {} at {}",
-                        z.name,
-                        z.rate.as_deref().unwrap_or("?"),
-                        z.origin
+                        l.rate
+                            .as_deref()
+                            .map(|r| format!(" at {r}"))
+                            .unwrap_or_default(),
+                        l.burst.map(|b| format!(", burst {b}")).unwrap_or_default(),
+                        l.scope
                     ),
-                );
+                    LimitKind::Connections => format!(
+                        "connection limit {}{} in {}",
+                        l.zone,
+                        l.connections
+                            .map(|c| format!(" of {c}"))
+                            .unwrap_or_default(),
+                        l.scope
+                    ),
+                };
+                finding = finding.evidence(pid, format!("{what} ({})", l.origin));
             }
         }
         out.push(
             finding
                 .remedy("Tell a traffic spike or an abusive client from a limit set too low: count requests per client in the access log (awk '{print $1}' access.log | sort | uniq -c | sort -n | tail)")
-                .remedy("Raise the rate or burst for legitimate traffic, block the abusive source, or add capacity; answer 429 with Retry-After rather than 503 (limit_req_status 429)"),
+                .remedy(format!("Raise the limit ({}) for legitimate traffic, block the abusive source, or add capacity; answer 429 with Retry-After rather than 503 (nginx: limit_req_status 429), then: {}", f.dialect().rate_limit_directive(), f.reload_command())),
         );
     }
     // A full accept queue on an upstream's port.
@@ -126,39 +118,31 @@ pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
         )
         .remedy(format!("If the maintenance is over, remove the flag: rm {} (and confirm with curl -sI on the public URL)", flag.path.display()))
         .remedy("If it is not over, make the 503 say so: a Retry-After header and a status page");
-        if let Some((pid, p)) = f.proxy()
-            && let Some(m) = &p.nginx
-        {
-            for s in &m.servers {
-                for mf in s
-                    .maintenance
-                    .iter()
-                    .chain(s.locations.iter().flat_map(|l| l.maintenance.iter()))
-                {
-                    if std::path::Path::new(&mf.flag) == flag.path {
-                        found.confidence += w::HINTS;
-                        found = found.evidence(
-                            pid,
-                            format!("the proxy returns {} while {} exists", mf.status, mf.flag),
-                        );
-                    }
-                }
+        if let (Some((pid, _)), Some(m)) = (f.proxy(), &f.proxy_model) {
+            for sw in m
+                .maintenance
+                .iter()
+                .filter(|sw| sw.flag.as_deref() == Some(flag.path.as_path()) && !sw.when_absent)
+            {
+                found.confidence += w::HINTS;
+                found = found.evidence(
+                    pid,
+                    format!(
+                        "the proxy answers {} in {} while {} exists ({})",
+                        sw.status,
+                        sw.scope,
+                        flag.path.display(),
+                        sw.origin
+                    ),
+                );
             }
         }
         finding = Some(found);
-    } else if let Some((pid, p)) = f.proxy()
-        && let Some(m) = &p.nginx
-        && let Some((where_, r)) = m.servers.iter().find_map(|s| {
-            s.returns
-                .iter()
-                .map(|r| (s.label(), r))
-                .chain(
-                    s.locations
-                        .iter()
-                        .flat_map(|l| l.returns.iter().map(move |r| (l.path(), r))),
-                )
-                .find(|(_, r)| r.status == 503 && r.condition.is_none())
-        })
+    } else if let (Some((pid, _)), Some(m)) = (f.proxy(), &f.proxy_model)
+        && let Some(sw) = m
+            .maintenance
+            .iter()
+            .find(|sw| sw.flag.is_none() && sw.status == 503)
         && failing
     {
         finding = Some(
@@ -166,12 +150,13 @@ pub(crate) fn maintenance(f: &Facts) -> Vec<Finding> {
                 Cause::Maintenance,
                 Severity::Critical,
                 0.7,
-                "The proxy is configured to answer 503 for everything: the site is switched off",
+                "The proxy is configured to answer 503 for everything there: the site is switched off",
             )
-            .evidence(pid, format!("return 503 in {where_} at {}", r.origin))
+            .evidence(pid, format!("returns 503 unconditionally in {} at {}", sw.scope, sw.origin))
             .remedy(format!(
-                "If the downtime is over, remove that return at {} and reload the proxy",
-                r.origin
+                "If the downtime is over, remove it at {} and reload: {}",
+                sw.origin,
+                f.reload_command()
             )),
         );
     }

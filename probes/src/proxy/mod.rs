@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use discover::{Master, discover_masters};
-pub use model::{AccessLog, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyModel, TimeoutKind};
+pub use model::{
+    AccessLog, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyListener, ProxyModel, TimeoutKind,
+};
 
 use crate::units::UnixTime;
 use crate::{Failure, FailureKind, Millis, Phase, ProbeContext};

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use super::haproxy::HaproxyModel;
 use super::nginx::{LimitConn, LimitReq, MaintenanceFlag, NginxModel, Return};
 use super::{
-    EffectiveTimeout, ForwardTarget, Origin, Protocol, ProxyKind, ProxyObservation, Timeouts,
+    Address, EffectiveTimeout, ForwardTarget, Origin, Protocol, ProxyKind, ProxyObservation,
+    Timeouts,
 };
 
 /// nginx's predefined `combined` log format.
@@ -31,6 +32,8 @@ pub struct ProxyModel {
     pub dialect: Dialect,
     /// Every concrete upstream address ([`ProxyObservation::forward_targets`]).
     pub targets: Vec<ForwardTarget>,
+    /// Where the proxy accepts requests: nginx `listen`, haproxy `bind`.
+    pub listeners: Vec<ProxyListener>,
     /// Rate and connection limits, each directive once, at the outermost
     /// level it is written (nested levels inherit it).
     pub limits: Vec<Limit>,
@@ -45,6 +48,22 @@ pub struct ProxyModel {
     pub stats_socket: Option<PathBuf>,
     /// What could not be read or understood ([`ProxyObservation::warnings`]).
     pub warnings: Vec<String>,
+}
+
+/// One address the proxy accepts requests on, with the names it serves
+/// there: what a public endpoint probe should aim at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyListener {
+    /// The host is `*` for every address; a unix socket is possible.
+    pub address: Address,
+    /// TLS is terminated here.
+    pub tls: bool,
+    /// nginx `server_name`s as written (regexes and wildcards included);
+    /// empty for haproxy, which routes by rules, not names.
+    pub names: Vec<String>,
+    /// `server shop (listen 443 ssl)`, `frontend www`.
+    pub scope: String,
+    pub origin: Origin,
 }
 
 /// What a limit counts.
@@ -267,6 +286,7 @@ impl ProxyModel {
             config: obs.config.clone(),
             dialect: kind.into(),
             targets: obs.forward_targets(),
+            listeners: parts.listeners,
             limits: parts.limits,
             maintenance: parts.maintenance,
             error_logs: obs.error_logs(),
@@ -280,6 +300,7 @@ impl ProxyModel {
 /// The parts of the model each proxy's reader gives in its own way.
 #[derive(Default)]
 struct Parts {
+    listeners: Vec<ProxyListener>,
     limits: Vec<Limit>,
     maintenance: Vec<MaintenanceSwitch>,
     access_logs: Vec<AccessLog>,
@@ -301,6 +322,15 @@ impl Parts {
         }];
         for s in &m.servers {
             let label = s.label();
+            for l in &s.listen {
+                parts.listeners.push(ProxyListener {
+                    address: l.address.clone(),
+                    tls: l.ssl,
+                    names: s.server_names.clone(),
+                    scope: label.clone(),
+                    origin: l.origin.clone(),
+                });
+            }
             levels.push(NginxLevel {
                 scope: label.clone(),
                 limit_req: &s.limit_req,
@@ -369,6 +399,21 @@ impl Parts {
             }
         }
         for f in &m.frontends {
+            for b in &f.binds {
+                for a in &b.addresses {
+                    parts.listeners.push(ProxyListener {
+                        address: a.clone(),
+                        tls: b.ssl,
+                        names: Vec::new(),
+                        scope: format!(
+                            "{} {}",
+                            if f.listen { "listen" } else { "frontend" },
+                            f.name
+                        ),
+                        origin: b.origin.clone(),
+                    });
+                }
+            }
             if let Some(c) = &f.maxconn {
                 let kind = if f.listen { "listen" } else { "frontend" };
                 add(c.value, format!("{kind} {}", f.name), &c.origin);
