@@ -49,7 +49,7 @@ macro_rules! probes {
 
         /// What a probe saw, one variant per probe kind. Serialized adjacently
         /// tagged: `{"kind": "http", "observations": {...}}`.
-        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind", content = "observations")]
         #[expect(
             clippy::large_enum_variant,

@@ -54,7 +54,7 @@ pub async fn diagnose(cfg: &Config) -> Report {
     if let Some(kind) = proxy.as_ref().and_then(|p| p.kind) {
         for r in &mut runs {
             if matches!(r.planned.role, plan::Role::Proxy) {
-                r.planned.id = ProbeId::proxy(kind.name()).into();
+                r.planned.id = ProbeId::proxy(kind.name());
             }
         }
     }

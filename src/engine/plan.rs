@@ -45,7 +45,7 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
     };
     let name = spec.kind.map_or("proxy", |k| k.name());
     vec![Planned {
-        id: ProbeId::proxy(name).into(),
+        id: ProbeId::proxy(name),
         target: spec.config.as_ref().map_or_else(
             || "discovered reverse proxy".to_string(),
             |c| c.display().to_string(),
@@ -126,8 +126,8 @@ pub enum Role {
 /// One probe to run.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    /// Stable id, `<section>:<name>`.
-    pub id: String,
+    /// Stable id, `<section>:<name>`, built by [`ProbeId`]'s constructors.
+    pub id: ProbeId,
     /// What it looks at, for people; secrets redacted.
     pub target: String,
     pub role: Role,
@@ -152,7 +152,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.follow_redirects = e.follow_redirects;
         push(
             Planned {
-                id: ProbeId::endpoint(&e.name).into(),
+                id: ProbeId::endpoint(&e.name),
                 target: redact::url(&e.url),
                 role: Role::Endpoint {
                     expect_status: e.expect_status.clone(),
@@ -172,7 +172,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         spec.headers = header_pairs(&u.headers);
         push(
             Planned {
-                id: ProbeId::upstream(&u.name).into(),
+                id: ProbeId::upstream(&u.name),
                 target: redact::url(&u.url),
                 role: Role::Upstream {
                     name: u.name.clone(),
@@ -197,7 +197,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                 .unwrap_or_default();
             push(
                 Planned {
-                    id: ProbeId::process(&u.name).into(),
+                    id: ProbeId::process(&u.name),
                     target: what,
                     role: Role::UpstreamProcess {
                         upstream: u.name.clone(),
@@ -214,7 +214,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if !u.env_required.is_empty() {
             push(
                 Planned {
-                    id: ProbeId::env(&u.name).into(),
+                    id: ProbeId::env(&u.name),
                     target: u.env_required.join(", "),
                     role: Role::Environ {
                         upstream: u.name.clone(),
@@ -232,7 +232,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(log) = &u.log {
             push(
                 Planned {
-                    id: ProbeId::app_log(&u.name).into(),
+                    id: ProbeId::app_log(&u.name),
                     target: log.display().to_string(),
                     role: Role::AppLog {
                         upstream: u.name.clone(),
@@ -272,7 +272,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             let name = authority.clone();
             push(
                 Planned {
-                    id: ProbeId::upstream(&name).into(),
+                    id: ProbeId::upstream(&name),
                     target: url.to_string(),
                     role: Role::Upstream {
                         name: name.clone(),
@@ -294,7 +294,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         if let Some(path) = configured_log.or_else(|| p.error_logs().into_iter().next()) {
             push(
                 Planned {
-                    id: ProbeId::proxy_log().into(),
+                    id: ProbeId::proxy_log(),
                     target: path.display().to_string(),
                     role: Role::ProxyErrorLog,
                     spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
@@ -310,7 +310,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for (port, upstreams, timeout) in ports {
         push(
             Planned {
-                id: ProbeId::port(port).into(),
+                id: ProbeId::port(port),
                 target: format!("tcp port {port}"),
                 role: Role::Port { upstreams },
                 spec: ProbeSpec::Port(port::PortSpec {
@@ -347,7 +347,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         };
         push(
             Planned {
-                id: ProbeId::dependency(&d.name).into(),
+                id: ProbeId::dependency(&d.name),
                 target: redact::url(&d.url),
                 role,
                 spec,
@@ -359,7 +359,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.dns {
         push(
             Planned {
-                id: ProbeId::dns(&d.name).into(),
+                id: ProbeId::dns(&d.name),
                 target: match d.server {
                     Some(s) => format!("{} @{s}", d.name),
                     None => d.name.clone(),
@@ -383,7 +383,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
             .or_else(|| split_host_port(&t.address).map(|(h, _)| h));
         push(
             Planned {
-                id: ProbeId::tls(&t.address).into(),
+                id: ProbeId::tls(&t.address),
                 target: t.address.clone(),
                 role: Role::Tls { warn: t.warn },
                 spec: ProbeSpec::Tls(tls::TlsSpec {
@@ -400,7 +400,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for p in &cfg.processes {
         push(
             Planned {
-                id: ProbeId::process(&p.name).into(),
+                id: ProbeId::process(&p.name),
                 target: p
                     .pattern
                     .clone()
@@ -420,7 +420,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for d in &cfg.deploys {
         push(
             Planned {
-                id: ProbeId::deploy(&d.path).into(),
+                id: ProbeId::deploy(&d.path),
                 target: d.path.display().to_string(),
                 role: Role::Deploy,
                 spec: ProbeSpec::Deploy(changes::DeploySpec {
@@ -444,7 +444,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if !flag_paths.is_empty() {
         push(
             Planned {
-                id: ProbeId::maintenance_flags().into(),
+                id: ProbeId::maintenance_flags(),
                 target: flag_paths
                     .iter()
                     .map(|p| p.display().to_string())
@@ -460,7 +460,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     // The host itself: always.
     push(
         Planned {
-            id: ProbeId::system().into(),
+            id: ProbeId::system(),
             target: "load, memory, file handles, pressure".to_string(),
             role: Role::System,
             spec: ProbeSpec::System(system::SystemSpec::default()),
@@ -478,7 +478,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     for path in disks {
         push(
             Planned {
-                id: ProbeId::disk(&path).into(),
+                id: ProbeId::disk(&path),
                 target: path.display().to_string(),
                 role: Role::Disk,
                 spec: ProbeSpec::Disk(system::DiskSpec { path }),
@@ -496,7 +496,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover || !names.is_empty() {
         push(
             Planned {
-                id: ProbeId::oom().into(),
+                id: ProbeId::oom(),
                 target: "kernel log: OOM kills".to_string(),
                 role: Role::Oom,
                 spec: ProbeSpec::Oom(oom::OomSpec {
@@ -510,7 +510,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
     if cfg.agent.discover {
         push(
             Planned {
-                id: ProbeId::listeners().into(),
+                id: ProbeId::listeners(),
                 target: "listening TCP sockets".to_string(),
                 role: Role::Listeners,
                 spec: ProbeSpec::Listeners(port::ListenersSpec::default()),
@@ -581,7 +581,10 @@ mod tests {
             upstream("app", "http://127.0.0.1:3000/health"),
             upstream("api", "http://localhost:3000/"),
         ];
-        let ids: Vec<String> = plan(&cfg, None).into_iter().map(|p| p.id).collect();
+        let ids: Vec<String> = plan(&cfg, None)
+            .into_iter()
+            .map(|p| p.id.to_string())
+            .collect();
         assert_eq!(
             ids,
             [
@@ -610,7 +613,7 @@ mod tests {
         let deps: Vec<(String, DepKind, bool)> = plan(&cfg, None)
             .into_iter()
             .filter_map(|p| match p.role {
-                Role::Dependency { kind, database, .. } => Some((p.id, kind, database)),
+                Role::Dependency { kind, database, .. } => Some((p.id.to_string(), kind, database)),
                 _ => None,
             })
             .collect();

@@ -187,7 +187,7 @@ mod tests {
 
     fn planned(id: &str, timeout: Duration) -> Planned {
         Planned {
-            id: id.to_string(),
+            id: crate::model::probe_id::ProbeId::recorded(id),
             target: id.to_string(),
             role: Role::Dependency {
                 slow: None,

@@ -15,6 +15,13 @@ use serde::{Deserialize, Serialize};
 pub struct ProbeId(String);
 
 impl ProbeId {
+    /// An id read back from a report (rule fixtures, tests): already
+    /// spelled by a constructor when it was written.
+    #[cfg(test)]
+    pub fn recorded(id: &str) -> Self {
+        Self(id.to_string())
+    }
+
     fn new(section: &str, name: impl fmt::Display) -> Self {
         Self(format!("{section}:{name}"))
     }
@@ -147,6 +154,25 @@ impl fmt::Display for ProbeId {
 impl From<ProbeId> for String {
     fn from(id: ProbeId) -> Self {
         id.0
+    }
+}
+
+impl From<&ProbeId> for String {
+    fn from(id: &ProbeId) -> Self {
+        id.0.clone()
+    }
+}
+
+impl std::ops::Deref for ProbeId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<ProbeId> for String {
+    fn eq(&self, other: &ProbeId) -> bool {
+        *self == other.0
     }
 }
 

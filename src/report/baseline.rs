@@ -342,7 +342,8 @@ mod tests {
 
     fn disk(id: &str, used: f64) -> Value {
         json!({"id": id, "kind": "disk", "target": "", "status": "ok", "duration_ms": 1,
-               "summary": "", "observations": {"path": "/", "used_ratio": used, "inodes_used_ratio": 0.1},
+               "summary": "", "observations": {"path": "/", "mount_point": "/", "total_bytes": 100, "available_bytes": 50,
+                                "used_ratio": used, "inodes_total": 10, "inodes_free": 9, "inodes_used_ratio": 0.1},
                "error": null})
     }
 

@@ -1,13 +1,10 @@
 //! The numbers the metric-style reporters (Prometheus, Nagios perfdata) read
 //! from a probe's observations: phase times, the leaf certificate's expiry,
-//! disk use. Read with the probes crate's own types, so a renamed field
-//! breaks the build or the format tests rather than a dashboard, silently.
-//! Nothing here prints.
+//! disk use. Read from the probes crate's typed observations, so a renamed
+//! field breaks the build rather than a dashboard, silently. Nothing here
+//! prints.
 
-use serde::de::DeserializeOwned;
-use why5xx_probes::http::Phases;
-use why5xx_probes::system::DiskObservation;
-use why5xx_probes::tls::TlsSession;
+use why5xx_probes::Observation;
 
 use super::ProbeReport;
 
@@ -28,18 +25,12 @@ pub struct LeafExpiry {
     pub days_left: i64,
 }
 
-fn field<T: DeserializeOwned>(p: &ProbeReport, key: &str) -> Option<T> {
-    let v = p.observations.get(key)?;
-    serde_json::from_value(v.clone()).ok()
-}
-
 /// The phases of an HTTP probe from `observations.phases` (those that
 /// happened, in the order of the exchange); for any other probe, or an HTTP
 /// probe that did not finish, only `total` from the probe's duration.
 pub fn phases(p: &ProbeReport) -> Vec<PhaseTime> {
-    if p.kind == "http"
-        && let Some(ph) = field::<Phases>(p, "phases")
-    {
+    if let Some(Observation::Http(h)) = &p.observation {
+        let ph = &h.phases;
         let named = [
             ("dns", ph.dns),
             ("connect", ph.connect),
@@ -65,12 +56,11 @@ pub fn phases(p: &ProbeReport) -> Vec<PhaseTime> {
 
 /// The leaf certificate of an HTTP probe's `tls` or a TLS probe's `session`.
 pub fn leaf_expiry(p: &ProbeReport) -> Option<LeafExpiry> {
-    let key = match p.kind.as_str() {
-        "http" => "tls",
-        "tls" => "session",
+    let session = match &p.observation {
+        Some(Observation::Http(h)) => h.tls.as_ref()?,
+        Some(Observation::Tls(t)) => t.session.as_ref()?,
         _ => return None,
     };
-    let session = field::<TlsSession>(p, key)?;
     let leaf = session.leaf()?;
     Some(LeafExpiry {
         not_after: leaf.not_after.0,
@@ -81,10 +71,9 @@ pub fn leaf_expiry(p: &ProbeReport) -> Option<LeafExpiry> {
 /// The used share of space (0..=1) of a disk probe that could read its
 /// filesystem.
 pub fn disk_used(p: &ProbeReport) -> Option<f64> {
-    if p.kind != "disk" {
+    let Some(Observation::Disk(obs)) = &p.observation else {
         return None;
-    }
-    let obs: DiskObservation = serde_json::from_value(p.observations.clone()).ok()?;
+    };
     (obs.failure.is_none() && obs.total_bytes > 0 && obs.used_ratio.is_finite())
         .then_some(obs.used_ratio)
 }

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use why5xx_probes::Observation;
 
 use crate::assess::Assessment;
 use crate::engine::runner::{Outcome, ProbeRun};
@@ -46,8 +47,11 @@ pub struct Tool {
     pub version: String,
 }
 
-/// One probe in the report.
+/// One probe in the report. Its observation stays the probes crate's typed
+/// value until a reporter serialises it (as the contract's `observations`
+/// object, `{}` when the probe did not finish).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireProbe", try_from = "WireProbe")]
 pub struct ProbeReport {
     pub id: String,
     pub kind: String,
@@ -55,10 +59,76 @@ pub struct ProbeReport {
     pub status: Status,
     pub duration_ms: u64,
     pub summary: String,
-    /// Kind-specific observations (the probes crate's types); `{}` when the
-    /// probe did not finish.
-    pub observations: serde_json::Value,
+    /// What the probe observed; absent when it did not finish.
+    pub observation: Option<Observation>,
     pub error: Option<String>,
+}
+
+/// [`ProbeReport`] as the JSON of the contract has it: the observation's
+/// fields under `observations`, its kind beside them.
+#[derive(Serialize, Deserialize)]
+struct WireProbe {
+    id: String,
+    kind: String,
+    target: String,
+    status: Status,
+    duration_ms: u64,
+    summary: String,
+    observations: serde_json::Value,
+    error: Option<String>,
+}
+
+impl From<ProbeReport> for WireProbe {
+    fn from(p: ProbeReport) -> Self {
+        let observations = p
+            .observation
+            .and_then(|o| serde_json::to_value(o).ok())
+            .and_then(|mut v| v.get_mut("observations").map(serde_json::Value::take))
+            .unwrap_or_else(empty);
+        Self {
+            id: p.id,
+            kind: p.kind,
+            target: p.target,
+            status: p.status,
+            duration_ms: p.duration_ms,
+            summary: p.summary,
+            observations,
+            error: p.error,
+        }
+    }
+}
+
+impl TryFrom<WireProbe> for ProbeReport {
+    type Error = String;
+
+    /// A report read back (tests, the exporter's cache): an `{}` or absent
+    /// observation is none; one that is not of its kind's shape is an error.
+    fn try_from(w: WireProbe) -> Result<Self, String> {
+        let empty = w
+            .observations
+            .as_object()
+            .is_some_and(serde_json::Map::is_empty)
+            || w.observations.is_null();
+        let observation = if empty && w.error.is_some() {
+            None
+        } else {
+            let tagged = serde_json::json!({ "kind": w.kind, "observations": w.observations });
+            Some(
+                serde_json::from_value(tagged)
+                    .map_err(|e| format!("probe {}: observations: {e}", w.id))?,
+            )
+        };
+        Ok(Self {
+            id: w.id,
+            kind: w.kind,
+            target: w.target,
+            status: w.status,
+            duration_ms: w.duration_ms,
+            summary: w.summary,
+            observation,
+            error: w.error,
+        })
+    }
 }
 
 /// A whole run.
@@ -90,21 +160,18 @@ impl Report {
             .iter()
             .zip(assessed)
             .map(|(r, a)| {
-                let (observations, error) = match &r.outcome {
-                    Outcome::Observed(o) => {
-                        let v = serde_json::to_value(o).unwrap_or(serde_json::Value::Null);
-                        (v.get("observations").cloned().unwrap_or_else(empty), None)
-                    }
-                    Outcome::Unfinished(why) => (empty(), Some(why.clone())),
+                let (observation, error) = match &r.outcome {
+                    Outcome::Observed(o) => (Some(o.clone()), None),
+                    Outcome::Unfinished(why) => (None, Some(why.clone())),
                 };
                 ProbeReport {
-                    id: r.planned.id.clone(),
+                    id: r.planned.id.to_string(),
                     kind: r.planned.spec.kind().to_string(),
                     target: r.planned.target.clone(),
                     status: a.status,
                     duration_ms: millis(r.duration),
                     summary: a.summary.clone(),
-                    observations,
+                    observation,
                     error,
                 }
             })

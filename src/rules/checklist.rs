@@ -263,7 +263,7 @@ pub(crate) fn unclassified(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
         };
         out.push(
             Finding::new(Cause::Unclassified, severity, 0.3, format!("{} is failing and no rule names why", run.planned.id))
-                .about(Subject::Probe(run.planned.id.clone()))
+                .about(Subject::Probe(run.planned.id.to_string()))
                 .evidence(&run.planned.id, a.summary.clone())
                 .remedy("Look at this probe's detail below; configure the upstream, its process and its log so the rules can tell the cause apart"),
         );

@@ -40,7 +40,7 @@ pub struct Facts<'a> {
 /// An upstream with everything that bears on it.
 pub struct Upstream<'a> {
     pub name: String,
-    pub id: String,
+    pub id: crate::model::probe_id::ProbeId,
     pub url: Url,
     pub host: String,
     pub port: u16,
@@ -171,11 +171,6 @@ impl<'a> Facts<'a> {
             }
             _ => None,
         })
-    }
-
-    /// The proxy error log's probe id, for evidence of what it counted.
-    pub fn proxy_log_id(&self) -> &'a str {
-        self.proxy_log().map_or("log:proxy", |(id, _)| id)
     }
 
     /// Count of proxy error-log lines of `kind` naming `target` (any

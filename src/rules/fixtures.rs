@@ -100,7 +100,7 @@ pub fn runs_from_fixture(
         .map(|p| {
             let planned = planned
                 .iter()
-                .find(|x| x.id == p.id)
+                .find(|x| x.id.as_str() == p.id)
                 .unwrap_or_else(|| {
                     panic!(
                         "fixture probe {} is not planned by its config ({:?})",

@@ -48,6 +48,7 @@ mod prelude {
     pub(crate) use crate::model::causes::Cause;
     pub(crate) use crate::model::findings::{Finding, Severity, Status};
     pub(crate) use crate::model::findings::{Mark, Subject};
+    pub(crate) use crate::model::probe_id::ProbeId;
 }
 
 use crate::engine::plan::Role;

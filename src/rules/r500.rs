@@ -334,7 +334,7 @@ pub(crate) fn filesystem_error(f: &Facts) -> Vec<Finding> {
         out.push(
             Finding::new(Cause::FilesystemError, Severity::Critical, 0.7, "The proxy cannot write its temporary or log files: no space left on device")
                 .about(Subject::Proxy)
-                .evidence(f.proxy_log_id(), format!("{n} × no space left on device"))
+                .evidence(ProbeId::proxy_log(), format!("{n} × no space left on device"))
                 .remedy("Free space on the filesystem holding the proxy's temp paths and logs (df -h /var/lib/nginx /var/log/nginx)"),
         );
     }

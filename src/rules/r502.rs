@@ -54,7 +54,7 @@ pub(crate) fn upstream_crashed(f: &Facts) -> Vec<Finding> {
                 .and_then(|(_, l)| l.kind(Pe::PrematurelyClosed))
                 .map(|k| k.last.line.clone())
                 .unwrap_or_default();
-            finding = finding.evidence(f.proxy_log_id(), format!("{premature} × \"upstream prematurely closed connection\" from {authority}; last: {last}"));
+            finding = finding.evidence(ProbeId::proxy_log(), format!("{premature} × \"upstream prematurely closed connection\" from {authority}; last: {last}"));
         }
         if cut {
             finding.confidence += w::AGREES;
@@ -168,7 +168,7 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
         if refused > 0 {
             finding.confidence += w::HINTS;
             finding = finding.evidence(
-                f.proxy_log_id(),
+                ProbeId::proxy_log(),
                 format!(
                     "{refused} × \"connect() failed (111: Connection refused)\" to {}",
                     u.authority()
@@ -332,7 +332,7 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 if n > 0 {
                     finding.confidence += w::AGREES;
                     finding = finding.evidence(
-                        f.proxy_log_id(),
+                        ProbeId::proxy_log(),
                         format!(
                             "{n} × \"connect() failed (111: Connection refused)\" to {authority}"
                         ),
@@ -361,7 +361,7 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
                 .about(Subject::Upstream(t.address.to_string()))
                 .evidence(pid, directive.clone())
                 .evidence(
-                    f.proxy_log_id(),
+                    ProbeId::proxy_log(),
                     format!(
                         "{missing} × connect() to unix socket failed (2: No such file or directory)"
                     ),
@@ -407,7 +407,7 @@ pub(crate) fn proxy_misconfiguration(f: &Facts) -> Vec<Finding> {
             )
             .about(Subject::Upstream(target))
             .evidence(
-                f.proxy_log_id(),
+                ProbeId::proxy_log(),
                 format!(
                     "{} × \"{}\"; last: {}",
                     k.count,
@@ -526,7 +526,7 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                 } else {
                     "SSL_do_handshake() failed: wrong version number"
                 };
-                finding = finding.evidence(f.proxy_log_id(), format!("{log_signs} × {which}"));
+                finding = finding.evidence(ProbeId::proxy_log(), format!("{log_signs} × {which}"));
             }
             out.push(
                 finding
@@ -550,7 +550,7 @@ pub(crate) fn dns_resolution_failure(f: &Facts) -> Vec<Finding> {
         .into_iter()
         .filter_map(|kind| f.proxy_log().and_then(|(_, l)| l.kind(kind)))
     {
-        let lid = f.proxy_log_id();
+        let lid = ProbeId::proxy_log();
         let name = k
             .last
             .upstream

@@ -28,7 +28,7 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
         )
         .about(Subject::Proxy)
         .evidence(
-            f.proxy_log_id(),
+            ProbeId::proxy_log(),
             format!("{rejected} request(s) rejected by limit_req / limit_conn in the window"),
         );
         // The limits the proxy's config sets, whichever proxy it is.
@@ -264,7 +264,7 @@ pub(crate) fn resource_exhaustion(f: &Facts) -> Vec<Finding> {
                 )
                 .about(Subject::Proxy)
                 .evidence(
-                    f.proxy_log_id(),
+                    ProbeId::proxy_log(),
                     format!("{n} × \"{}\" in the window", error_kind_words(kind)),
                 )
                 .remedy(fix),

@@ -88,7 +88,7 @@ pub(crate) fn slow_backend(f: &Facts) -> Vec<Finding> {
         if cut > 0 {
             finding.confidence += w::AGREES;
             finding = finding.evidence(
-                f.proxy_log_id(),
+                ProbeId::proxy_log(),
                 format!("{cut} × \"upstream timed out\" from {}", u.authority()),
             );
         }
@@ -302,7 +302,7 @@ pub(crate) fn proxy_timeout_too_short(f: &Facts) -> Vec<Finding> {
         let cut = upstream_timed_out(f, &u);
         if cut > 0 {
             finding.confidence += w::CONFIRMS;
-            finding = finding.evidence(f.proxy_log_id(), format!("{cut} × \"upstream timed out (110)\" while reading the response header from {}", u.authority()));
+            finding = finding.evidence(ProbeId::proxy_log(), format!("{cut} × \"upstream timed out (110)\" while reading the response header from {}", u.authority()));
         }
         let fix = match &origin {
             Some(o) => format!(
