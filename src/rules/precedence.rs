@@ -195,6 +195,22 @@ pub const PRECEDENCE: &[Precedence] = &[
     ),
     // ---- a dependency down: which section names it depends on what users get ----
     row(
+        C::ConfigurationError,
+        C::DatabaseError,
+        Subject,
+        Always,
+        Absorb,
+        "the database answers and rejects the login: the credentials are wrong, the database is not down",
+    ),
+    row(
+        C::ConfigurationError,
+        C::DependencyUnavailable,
+        Subject,
+        Always,
+        Absorb,
+        "the dependency answers and rejects the login: the credentials are wrong, it is not down",
+    ),
+    row(
         C::DatabaseError,
         C::DependencyUnavailable,
         Subject,

@@ -393,7 +393,9 @@ pub(crate) fn memory_exhaustion(f: &Facts) -> Vec<Finding> {
                 .collect();
             if let Some(last) = hits.last() {
                 out.push(
-                    Finding::new(Cause::MemoryExhaustion, now_or_info(failing), 0.7, format!("Workers of {:?} are being killed by the kernel for memory", u.name))
+                    // Killed workers are lost capacity even while the
+                    // master keeps answering.
+                    Finding::new(Cause::MemoryExhaustion, Impact::now_or_at_risk(failing).severity(), 0.7, format!("Workers of {:?} are being killed by the kernel for memory", u.name))
                         .about(u.subject())
                         .evidence(oid, format!("{} OOM kill(s); last {}: pid {} ({}), anon-rss {} kB", hits.len(), clock_time(last.at.0), last.pid, last.process, last.anon_rss_kb.unwrap_or(0)))
                         .remedy("Raise the memory limit or lower per-worker memory (fewer workers, max-requests recycling); find the leak with a heap profile"),
