@@ -86,9 +86,6 @@ pub enum Role {
     Dependency {
         slow: Option<Duration>,
         kind: DepKind,
-        /// `kind == DepKind::Database`, for the rules that still read it
-        /// (the 500/503 rules tell database errors from other failures).
-        database: bool,
         credentials: bool,
     },
     Dns,
@@ -327,7 +324,6 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         let role = Role::Dependency {
             slow: d.slow,
             kind: d.kind,
-            database: d.kind == DepKind::Database,
             credentials: d.url.password().is_some(),
         };
         let spec = match d.url.scheme() {
@@ -610,18 +606,18 @@ mod tests {
             std::path::Path::new("c.toml"),
         )
         .unwrap();
-        let deps: Vec<(String, DepKind, bool)> = plan(&cfg, None)
+        let deps: Vec<(String, DepKind)> = plan(&cfg, None)
             .into_iter()
             .filter_map(|p| match p.role {
-                Role::Dependency { kind, database, .. } => Some((p.id.to_string(), kind, database)),
+                Role::Dependency { kind, .. } => Some((p.id.to_string(), kind)),
                 _ => None,
             })
             .collect();
         assert_eq!(
             deps,
             [
-                ("dependency:feedback-api".to_string(), DepKind::Api, false),
-                ("dependency:main".to_string(), DepKind::Database, true),
+                ("dependency:feedback-api".to_string(), DepKind::Api),
+                ("dependency:main".to_string(), DepKind::Database),
             ]
         );
     }

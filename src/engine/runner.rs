@@ -192,7 +192,6 @@ mod tests {
             role: Role::Dependency {
                 slow: None,
                 kind: crate::model::dep_kind::DepKind::Api,
-                database: false,
                 credentials: false,
             },
             spec: ProbeSpec::Tcp(tcp::TcpSpec {

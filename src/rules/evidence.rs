@@ -81,12 +81,11 @@ pub(crate) fn saw(f: &Facts, code: u16) -> bool {
 
 /// A dependency as the rules see it.
 pub(crate) struct Dep<'a> {
-    /// A database (its `kind`, from the config or its URL; never its name).
-    pub database: bool,
+    /// Database, cache, API or queue: from the config's `kind`, else its
+    /// URL's scheme or well-known port; never its name.
+    pub kind: DepKind,
     pub id: &'a str,
     pub target: &'a str,
-    /// `postgres`, `redis`, `mysql` (tcp to 3306), `http`, `tcp`.
-    pub kind: &'static str,
     /// Down: refused, unreachable, DNS, auth, unavailable, timed out.
     pub down: Option<String>,
     /// Answered but slower than its `slow` (or timed out): the time.
@@ -98,7 +97,7 @@ pub(crate) struct Dep<'a> {
 
 impl Dep<'_> {
     pub fn is_database(&self) -> bool {
-        self.database
+        self.kind == DepKind::Database
     }
 
     /// What findings about this dependency are about.
@@ -112,17 +111,16 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
     for (run, obs) in f.observed() {
         let Role::Dependency {
             slow,
-            database,
+            kind,
             credentials,
             ..
         } = &run.planned.role
         else {
             continue;
         };
-        let (slow, database, credentials) = (*slow, *database, *credentials);
-        let (kind, down, took, erroring) = match obs {
+        let (slow, kind, credentials) = (*slow, *kind, *credentials);
+        let (down, took, erroring) = match obs {
             Observation::Tcp(t) => (
-                if database { "database" } else { "tcp" },
                 t.failure.as_ref().map(|x| x.detail.clone()),
                 t.connect,
                 None,
@@ -137,15 +135,9 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
                             && p.server_answered)
                     })
                     .map(|x| x.detail.clone());
-                (
-                    "postgres",
-                    down,
-                    p.select_one.or(p.login).or(p.connect),
-                    None,
-                )
+                (down, p.select_one.or(p.login).or(p.connect), None)
             }
             Observation::Redis(r) => (
-                "redis",
                 r.failure.as_ref().map(|x| x.detail.clone()),
                 r.ping.or(r.connect),
                 None,
@@ -162,7 +154,7 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
                     }
                     _ => h.phases.first_byte,
                 };
-                ("http", down, took, h.status.filter(|s| *s >= 500))
+                (down, took, h.status.filter(|s| *s >= 500))
             }
             _ => continue,
         };
@@ -182,7 +174,6 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
             id: run.planned.id.as_str(),
             target: run.planned.target.as_str(),
             kind,
-            database,
             down: if timed_out { None } else { down },
             slow,
             erroring,
@@ -193,10 +184,10 @@ pub(crate) fn dependencies<'a>(f: &'a Facts) -> Vec<Dep<'a>> {
 }
 
 pub(crate) fn probe_command(d: &Dep) -> String {
-    match d.kind {
-        "postgres" => format!("pg_isready -d '{}'", d.target),
-        "redis" => format!("redis-cli -u '{}' ping", d.target),
-        "http" => format!(
+    match d.obs {
+        Observation::Postgres(_) => format!("pg_isready -d '{}'", d.target),
+        Observation::Redis(_) => format!("redis-cli -u '{}' ping", d.target),
+        Observation::Http(_) => format!(
             "curl -sS -o /dev/null -w '%{{http_code}} %{{time_total}}s\\n' '{}'",
             d.target
         ),

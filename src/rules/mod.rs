@@ -46,6 +46,7 @@ mod prelude {
     pub(crate) use crate::assess::{error_kind_words, human_bytes};
     pub(crate) use crate::engine::plan::Role;
     pub(crate) use crate::model::causes::Cause;
+    pub(crate) use crate::model::dep_kind::DepKind;
     pub(crate) use crate::model::findings::{Finding, Severity, Status};
     pub(crate) use crate::model::findings::{Mark, Subject};
     pub(crate) use crate::model::probe_id::ProbeId;

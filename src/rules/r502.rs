@@ -4,6 +4,7 @@
 //! self-demotion (see `precedence.rs`).
 
 use super::prelude::*;
+use why5xx_probes::proxy::Dialect;
 
 // ===========================================================================
 // 502 Bad Gateway
@@ -472,11 +473,18 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                         "The proxy speaks plain HTTP to {}, which speaks HTTPS",
                         u.authority()
                     ),
-                    format!(
-                        "Use proxy_pass https://{} at {} (and proxy_ssl_server_name on; proxy_ssl_verify with the CA), or serve plain HTTP on that port",
-                        u.authority(),
-                        t.origin
-                    ),
+                    match f.dialect() {
+                        Dialect::Nginx => format!(
+                            "Use {} https://{} at {} (and proxy_ssl_server_name on; proxy_ssl_verify with the CA), or serve plain HTTP on that port",
+                            f.dialect().forward_directive(t.protocol),
+                            u.authority(),
+                            t.origin
+                        ),
+                        Dialect::Haproxy => format!(
+                            "Add `ssl verify required ca-file CA.pem sni str({})` to the server line at {}, or serve plain HTTP on that port",
+                            u.host, t.origin
+                        ),
+                    },
                 )
             } else {
                 (
@@ -484,11 +492,18 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                         "The proxy speaks HTTPS to {}, which speaks plain HTTP",
                         u.authority()
                     ),
-                    format!(
-                        "Use proxy_pass http://{} at {}, or enable TLS on the application",
-                        u.authority(),
-                        t.origin
-                    ),
+                    match f.dialect() {
+                        Dialect::Nginx => format!(
+                            "Use {} http://{} at {}, or enable TLS on the application",
+                            f.dialect().forward_directive(t.protocol),
+                            u.authority(),
+                            t.origin
+                        ),
+                        Dialect::Haproxy => format!(
+                            "Remove `ssl` from the server line at {}, or enable TLS on the application",
+                            t.origin
+                        ),
+                    },
                 )
             };
             let mut finding =
