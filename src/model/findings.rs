@@ -1,5 +1,6 @@
 //! What the rules produce and the reporters print: probe statuses, finding
-//! severities, findings with their evidence and remediation.
+//! severities, findings with their subject, evidence and remediation. Plain
+//! data: nothing here decides a cause or a severity.
 
 use serde::{Deserialize, Serialize};
 

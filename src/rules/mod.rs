@@ -1,14 +1,17 @@
-//! The troubleshooting guide as rules, in guide order: 500, 502, 503, 504,
-//! then the general checklist. Each rule reads what the probes observed
-//! (typed observations, never their strings), combines the evidence that
-//! tells one cause from its neighbours, and names the cause with the
-//! evidence and what to do next. A reviewer who knows the guide should be
-//! able to read this file top to bottom and tick the causes off.
+//! The troubleshooting guide as rules: [`RULES`] in guide order (500, 502,
+//! 503, 504, then the general checklist), one file per section. Each rule
+//! reads what the probes observed (typed observations, never their strings)
+//! and [`symptoms::Symptoms`] (what users get now, computed once), combines
+//! the evidence that tells one cause from its neighbours, and names the
+//! cause with its subject, evidence and what to do next. A reviewer who
+//! knows the guide should be able to read `RULES` top to bottom and tick
+//! the causes off.
 //!
-//! Confidence is built from agreeing evidence: each rule starts from what
-//! its strongest single sign is worth and adds for each independent sign
-//! that agrees. A rule whose cause only explains a failure that is not
-//! happening now reports at `info`, never above: a healthy box is quiet.
+//! Confidence is built from agreeing evidence (the named weights in
+//! `evidence.rs`); severity follows one policy (`symptoms::Impact`); which
+//! cause yields to which is the precedence table (`precedence.rs`), never a
+//! rule lowering its own score. How to write a rule: `docs/rules.md`. The
+//! rules decide causes; they never print and never run a probe.
 
 mod checklist;
 mod evidence;
