@@ -435,6 +435,7 @@ impl Lab {
             self.config_text(),
             String::from_utf8_lossy(&out.stderr)
         );
+        assert_one_finding_per_cause_and_subject(self.name, &findings);
         // With WHY5XX_LAB_FIXTURES=DIR, keep the run as a rule fixture: the
         // config, the real observations and the causes they gave.
         if let Some(dir) = std::env::var_os("WHY5XX_LAB_FIXTURES") {
@@ -485,6 +486,32 @@ impl Drop for Lab {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+/// No report holds the same cause twice for one subject, nor an
+/// `unclassified` whose probe a named finding cites.
+fn assert_one_finding_per_cause_and_subject(scenario: &str, findings: &[Value]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for f in findings {
+        let key = (f["cause"].to_string(), f["subject"].to_string());
+        assert!(
+            seen.insert(key.clone()),
+            "scenario {scenario}: {key:?} twice"
+        );
+    }
+    for u in findings.iter().filter(|f| f["cause"] == "unclassified") {
+        let probe = &u["evidence"][0]["probe"];
+        let explained = findings.iter().any(|f| {
+            f["cause"] != "unclassified"
+                && f["evidence"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|x| &x["probe"] == probe))
+        });
+        assert!(
+            !explained,
+            "scenario {scenario}: unclassified {probe} beside a finding that cites it"
+        );
     }
 }
 

@@ -56,7 +56,8 @@ impl Evidence {
 /// several probes saw of the same thing is evidence of that one finding, and
 /// the precedence table compares subjects before one cause yields to another
 /// (a dead upstream A says nothing about upstream B).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
 pub enum Subject {
     /// The machine as a whole: CPU, memory, file handles, the kernel.
     #[default]
@@ -82,6 +83,51 @@ pub enum Subject {
     Probe(String),
 }
 
+impl std::fmt::Display for Subject {
+    /// `host`, `proxy`, `site`, or `KIND:VALUE` (`upstream:127.0.0.1:3000`,
+    /// `dependency:dependency:postgres`, `name:app.internal`, …).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Host => f.write_str("host"),
+            Self::Proxy => f.write_str("proxy"),
+            Self::Site => f.write_str("site"),
+            Self::Upstream(x) => write!(f, "upstream:{x}"),
+            Self::Dependency(x) => write!(f, "dependency:{x}"),
+            Self::Name(x) => write!(f, "name:{x}"),
+            Self::Certificate(x) => write!(f, "certificate:{x}"),
+            Self::Disk(x) => write!(f, "disk:{x}"),
+            Self::Deploy(x) => write!(f, "deploy:{x}"),
+            Self::Probe(x) => write!(f, "probe:{x}"),
+        }
+    }
+}
+
+impl From<Subject> for String {
+    fn from(s: Subject) -> Self {
+        s.to_string()
+    }
+}
+
+impl From<String> for Subject {
+    /// The inverse of `Display`; an unknown form reads as the host.
+    fn from(s: String) -> Self {
+        let (kind, value) = s.split_once(':').unwrap_or((s.as_str(), ""));
+        let v = value.to_string();
+        match kind {
+            "proxy" => Self::Proxy,
+            "site" => Self::Site,
+            "upstream" => Self::Upstream(v),
+            "dependency" => Self::Dependency(v),
+            "name" => Self::Name(v),
+            "certificate" => Self::Certificate(v),
+            "disk" => Self::Disk(v),
+            "deploy" => Self::Deploy(v),
+            "probe" => Self::Probe(v),
+            _ => Self::Host,
+        }
+    }
+}
+
 /// A fact a rule knew when it named its cause that the precedence table
 /// may ask about (`when` in `rules::precedence`). Never printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,8 +151,8 @@ pub struct Finding {
     /// Other findings' causes this one is linked to (a deploy next to a crash).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<Cause>,
-    /// What it is about; see [`Subject`].
-    #[serde(skip)]
+    /// What it is about; see [`Subject`]. One finding per cause and subject.
+    #[serde(default)]
     pub subject: Subject,
     /// Facts the precedence table may ask about.
     #[serde(skip)]
