@@ -61,6 +61,9 @@ pub struct DiagnoseArgs {
     /// Hard cap on the whole run, like "10s".
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub deadline: Option<Duration>,
+    /// How far back logs are read, like "15m" or "24h"; overrides `[agent] since`.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub since: Option<Duration>,
     /// Per-probe timeout, like "5s"; overrides the config's.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<Duration>,

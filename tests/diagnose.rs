@@ -299,3 +299,60 @@ async fn zero_config_discovers_nginx_and_its_upstream() {
         .collect();
     assert!(causes.contains(&"upstream-not-running"), "{causes:?}");
 }
+
+/// nginx's own access log, in its own `log_format`, read back as the
+/// report's `traffic`: the 5xx counted, when they started, which path, which
+/// upstream; also in the text report (a sparkline) and in Prometheus.
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_access_log_becomes_traffic() {
+    let refused = support::refused_addr();
+    let nginx = support::Nginx::start(&format!(
+        "log_format timed '$remote_addr [$time_local] \"$request\" $status $body_bytes_sent $request_time $upstream_addr';\n\
+         server {{ listen 127.0.0.1:{{port}}; access_log {{prefix}}/logs/timed.log timed;\n\
+           location / {{ return 200 ok; }}\n\
+           location /api/ {{ proxy_pass http://{refused}; }} }}"
+    ));
+    for path in [
+        "/",
+        "/api/orders/7",
+        "/api/orders/8?x=1",
+        "/",
+        "/api/orders/9",
+    ] {
+        support::get_status(&nginx.url(path));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[agent]\ndiscover = false\nsince = \"10m\"\n[host]\ndisks = [\"/\"]\n[proxy]\nkind = \"nginx\"\nconfig = \"{}\"\n",
+        nginx.conf().display()
+    );
+    let (_, out, r, _) = diagnose_json(&dir, &config).await;
+    let t = &r["traffic"];
+    assert_eq!(t["probe"], "log:access", "{out}");
+    assert_eq!(t["requests"], 5, "{t}");
+    assert_eq!(t["errors_5xx"], 3, "{t}");
+    assert_eq!(t["by_status"]["502"], 3, "{t}");
+    assert_eq!(t["top_paths"][0]["path"], "/api/orders/:id", "{t}");
+    assert_eq!(t["by_upstream"][0]["address"], refused.to_string(), "{t}");
+    assert!(t["first_5xx_at"].as_str().is_some(), "{t}");
+    assert!(t["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{t}");
+    crate::formats::schema_accepts_report(&r);
+
+    let path = write_config(&dir, &config);
+    let (_, text, _) = run(vec!["--config".into(), path.clone()]).await;
+    assert!(text.contains("Traffic (log:access, last 10 min)"), "{text}");
+    assert!(text.contains("5xx/min |"), "{text}");
+    let (_, prom, _) = run(vec![
+        "--config".into(),
+        path,
+        "--format".into(),
+        "prometheus".into(),
+    ])
+    .await;
+    assert!(
+        prom.contains("why5xx_access_requests{probe=\"log:access\",status_class=\"5xx\"} 3"),
+        "{prom}"
+    );
+    crate::formats::promtool_accepts(&prom);
+}

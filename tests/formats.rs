@@ -90,7 +90,7 @@ async fn setup(hanging: bool) -> Setup {
     }
 }
 
-fn promtool_accepts(text: &str) {
+pub(crate) fn promtool_accepts(text: &str) {
     let (ok, said) = tool("promtool", &["check", "metrics"], text);
     assert!(
         ok && said.trim().is_empty(),
@@ -368,6 +368,11 @@ fn schema_path() -> String {
         .join("schema/report.schema.json")
         .display()
         .to_string()
+}
+
+/// Assert the schema accepts a whole report.
+pub(crate) fn schema_accepts_report(doc: &Value) {
+    assert!(schema_accepts_one(doc), "the schema rejects: {doc}");
 }
 
 /// Whether the schema accepts `doc`.

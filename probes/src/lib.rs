@@ -113,6 +113,8 @@ probes! {
     Proxy(proxy::ProxySpec) -> proxy::ProxyObservation = "proxy", |s, ctx| proxy::run(s, ctx);
     /// The tail of the reverse proxy's error log, classified.
     ProxyErrorLog(logs::ProxyErrorLogSpec) -> logs::ProxyErrorLogObservation = "proxy_error_log", |s, ctx| logs::run_proxy_error_log(s, ctx);
+    /// What users got in the window, from the proxy's access log.
+    AccessLog(logs::AccessLogSpec) -> logs::AccessLogObservation = "access_log", |s, ctx| logs::run_access_log(s, ctx);
     /// The tail of an application's log: the last exception, error signatures.
     AppLog(logs::AppLogSpec) -> logs::AppLogObservation = "app_log", |s, ctx| logs::run_app_log(s, ctx);
     /// Which required environment variable names a process lacks.
@@ -137,6 +139,7 @@ impl ProbeSpec {
             Self::Postgres(s) => s.timeout,
             Self::Redis(s) => s.timeout,
             Self::Process(s) => context::LOCAL_PROBE_TIMEOUT + s.watch.unwrap_or_default(),
+            Self::AccessLog(s) => s.budget + context::LOCAL_PROBE_TIMEOUT,
             Self::System(_)
             | Self::Disk(_)
             | Self::Listeners(_)

@@ -8,6 +8,7 @@
 )]
 mod support;
 
+mod access;
 mod deps;
 mod dns;
 mod history;

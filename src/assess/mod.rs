@@ -173,6 +173,7 @@ pub fn assess(run: &ProbeRun, thresholds: impl Into<Thresholds>) -> Assessment {
         Observation::Proxy(p) => proxy(p),
         Observation::ProxyErrorLog(l) => proxy_error_log(l),
         Observation::AppLog(l) => app_log(l),
+        Observation::AccessLog(l) => access_log(l),
         Observation::Environ(e) => environ(e),
         Observation::Oom(o) => oom(o),
         Observation::Deploy(d) => deploy(d),
@@ -337,6 +338,30 @@ fn proxy_error_log(l: &why5xx_probes::logs::ProxyErrorLogObservation) -> Assessm
     verdict(
         Status::Warning,
         format!("last {} min: {}", l.window_secs / 60, parts.join(", ")),
+    )
+}
+
+fn access_log(l: &why5xx_probes::logs::AccessLogObservation) -> Assessment {
+    if let Some(f) = &l.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let window = (l.until.0 - l.since.0).max(0) / 60;
+    if l.errors_5xx == 0 {
+        return verdict(
+            Status::Ok,
+            format!("last {window} min: {} request(s), no 5xx", l.requests),
+        );
+    }
+    // What the log says is past by the time it is read: a warning, never
+    // critical on its own (the live probes say what fails now).
+    verdict(
+        Status::Warning,
+        format!(
+            "last {window} min: {} of {} request(s) 5xx ({:.1}%)",
+            l.errors_5xx,
+            l.requests,
+            l.error_ratio * 100.0
+        ),
     )
 }
 

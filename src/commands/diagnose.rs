@@ -78,6 +78,9 @@ fn effective_config(args: &DiagnoseArgs) -> anyhow::Result<Config> {
     if let Some(d) = args.deadline {
         cfg.agent.deadline = d;
     }
+    if let Some(s) = args.since {
+        cfg.agent.since = s;
+    }
     if args.no_discover {
         cfg.agent.discover = false;
     }

@@ -107,6 +107,7 @@ struct RawAgent {
     timeout: Option<Dur>,
     concurrency: Option<Spanned<u32>>,
     discover: Option<bool>,
+    since: Option<Dur>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +149,7 @@ struct RawProxy {
     kind: Option<Spanned<Text>>,
     config: Option<Text>,
     error_log: Option<Text>,
+    access_log: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +225,8 @@ struct RawDeploy {
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 /// Default per-probe timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How far back logs are read by default (`[agent] since`, `--since`).
+pub const DEFAULT_SINCE: Duration = Duration::from_secs(15 * 60);
 /// Default number of probes in flight.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// Most redirects an endpoint may be told to follow.
@@ -256,6 +260,8 @@ pub struct Agent {
     pub timeout: Duration,
     pub concurrency: usize,
     pub discover: bool,
+    /// How far back every log is read.
+    pub since: Duration,
 }
 
 /// A header to send; its value is a secret and is never printed.
@@ -310,6 +316,8 @@ pub struct Proxy {
     pub kind: Option<ProxyKind>,
     pub config: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
+    /// The access log; default: from the proxy's config.
+    pub access_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -395,6 +403,7 @@ impl Default for Config {
                 timeout: DEFAULT_TIMEOUT,
                 concurrency: DEFAULT_CONCURRENCY,
                 discover: true,
+                since: DEFAULT_SINCE,
             },
             endpoints: Vec::new(),
             upstreams: Vec::new(),
@@ -605,6 +614,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
         timeout,
         concurrency,
         discover: raw.agent.discover.unwrap_or(true),
+        since: raw.agent.since.map_or(DEFAULT_SINCE, |d| d.0),
     };
 
     let mut names = Names::default();
@@ -721,6 +731,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
                 kind,
                 config: p.config.map(|t| PathBuf::from(t.0)),
                 error_log: p.error_log.map(|t| PathBuf::from(t.0)),
+                access_log: p.access_log.map(|t| PathBuf::from(t.0)),
             })
         }
         None => None,

@@ -19,8 +19,6 @@ use crate::config::{Config, Header, ProxyKind, split_host_port};
 use crate::model::dep_kind::DepKind;
 use crate::model::probe_id::ProbeId;
 
-/// How far back logs and the kernel log are read.
-pub const LOG_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How far back OOM kills count.
 pub const OOM_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// How long the process probe watches for restarts when it sees a young or
@@ -104,6 +102,8 @@ pub enum Role {
     Proxy,
     /// The reverse proxy's error log.
     ProxyErrorLog,
+    /// The reverse proxy's access log.
+    AccessLog,
     /// An upstream's application log.
     AppLog {
         upstream: String,
@@ -236,7 +236,7 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                     },
                     spec: ProbeSpec::AppLog(logs::AppLogSpec {
                         path: log.clone(),
-                        window: Some(LOG_WINDOW),
+                        window: Some(cfg.agent.since),
                         ..logs::AppLogSpec::default()
                     }),
                 },
@@ -296,9 +296,20 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                     role: Role::ProxyErrorLog,
                     spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
                         path,
-                        window: LOG_WINDOW,
+                        window: cfg.agent.since,
                         ..logs::ProxyErrorLogSpec::default()
                     }),
+                },
+                &mut out,
+            );
+        }
+        if let Some(spec) = access_log_spec(cfg, p) {
+            push(
+                Planned {
+                    id: ProbeId::access_log(),
+                    target: spec.path.display().to_string(),
+                    role: Role::AccessLog,
+                    spec: ProbeSpec::AccessLog(spec),
                 },
                 &mut out,
             );
@@ -515,6 +526,48 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
         );
     }
     out
+}
+
+/// The access log to read: `[proxy] access_log`, else of those the proxy's
+/// config names the one written last, read with the format the config gives it (nginx's
+/// `combined` when it names none); requests as slow as the longest read
+/// timeout of the proxy's targets count as slow. `HAProxy`'s log is the
+/// error-log probe's (its httplog lines carry the termination state).
+fn access_log_spec(cfg: &Config, p: &ProxyObservation) -> Option<logs::AccessLogSpec> {
+    let model = p.model()?;
+    let dialect = match model.kind {
+        why5xx_probes::proxy::ProxyKind::Nginx => logs::access::FormatDialect::Nginx,
+        why5xx_probes::proxy::ProxyKind::Haproxy => return None,
+    };
+    let configured = cfg.proxy.as_ref().and_then(|x| x.access_log.clone());
+    // Of several (per server), the one written last is where the traffic is.
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let known = match &configured {
+        Some(path) => model.access_logs.iter().find(|a| &a.path == path),
+        None => model
+            .access_logs
+            .iter()
+            .filter(|a| modified(&a.path).is_some())
+            .max_by_key(|a| modified(&a.path))
+            .or_else(|| model.access_logs.first()),
+    };
+    let path = configured.or_else(|| known.map(|a| a.path.clone()))?;
+    let format = known
+        .and_then(|a| a.pattern.clone())
+        .unwrap_or_else(|| logs::access::NGINX_COMBINED.to_string());
+    let slow_ms = model
+        .targets
+        .iter()
+        .filter_map(|t| t.timeouts.read.value)
+        .map(|m| m.0 as u64)
+        .max();
+    Some(logs::AccessLogSpec {
+        format,
+        dialect,
+        window: cfg.agent.since,
+        slow_ms,
+        ..logs::AccessLogSpec::combined(path)
+    })
 }
 
 fn header_pairs(headers: &[Header]) -> Vec<(String, String)> {

@@ -11,6 +11,7 @@ mod measures;
 mod nagios;
 mod prometheus;
 mod text;
+pub mod traffic;
 
 use std::io::Write;
 use std::path::Path;
@@ -145,6 +146,9 @@ pub struct Report {
     /// What changed since `--baseline` (absent without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::report::baseline::Changes>,
+    /// What the access log says of the window (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<traffic::Traffic>,
 }
 
 impl Report {
@@ -177,6 +181,7 @@ impl Report {
             })
             .collect();
         let status = run_status(&findings, &probes);
+        let traffic = traffic::of(&probes);
         Self {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -190,6 +195,7 @@ impl Report {
             probes,
             findings,
             changes: None,
+            traffic,
         }
     }
 

@@ -169,7 +169,36 @@ pub fn write(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         );
     }
 
-    for family in [&up, &run, &last, &success, &duration, &expiry, &finding] {
+    let mut access = Family::new(
+        "why5xx_access_requests",
+        "Requests in the access log's window, by status class (1xx..5xx).",
+    );
+    let mut first_5xx = Family::new(
+        "why5xx_access_first_5xx_timestamp_seconds",
+        "The first 5xx of the access log's window, in seconds since the Unix epoch.",
+    );
+    if let Some((id, a)) = super::traffic::access_log(&r.probes) {
+        let mut classes: std::collections::BTreeMap<u16, u64> = std::collections::BTreeMap::new();
+        for (code, n) in &a.by_status {
+            *classes.entry(code / 100).or_default() += n;
+        }
+        for (class, n) in classes {
+            access.push(
+                vec![
+                    ("probe", probe_label(id)),
+                    ("status_class", format!("{class}xx")),
+                ],
+                n as f64,
+            );
+        }
+        if let Some(f) = &a.first_5xx {
+            first_5xx.push(vec![("probe", probe_label(id))], f.at.0 as f64);
+        }
+    }
+
+    for family in [
+        &up, &run, &last, &success, &duration, &expiry, &finding, &access, &first_5xx,
+    ] {
         family.write(out)?;
     }
     Ok(())

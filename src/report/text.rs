@@ -123,6 +123,9 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
     if let Some(c) = &r.changes {
         write_changes(c, &r.host, &p, out)?;
     }
+    if let Some((id, a)) = super::traffic::access_log(&r.probes) {
+        write_traffic(id, a, &p, out)?;
+    }
 
     let idw = r
         .probes
@@ -155,6 +158,59 @@ pub fn write(r: &Report, color: bool, out: &mut dyn Write) -> std::io::Result<()
         )?;
     }
     Ok(())
+}
+
+/// The access log's window: how many requests failed, since when, where,
+/// and 5xx per minute as a sparkline.
+fn write_traffic(
+    id: &str,
+    a: &why5xx_probes::logs::AccessLogObservation,
+    p: &Paint,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let minutes = (a.until.0 - a.since.0).max(0) / 60;
+    writeln!(
+        out,
+        "{}",
+        p.bold(&format!("Traffic ({id}, last {minutes} min)"))
+    )?;
+    writeln!(
+        out,
+        "   {} request(s), {} 5xx ({:.1}%)",
+        a.requests,
+        a.errors_5xx,
+        a.error_ratio * 100.0
+    )?;
+    if let Some(f) = &a.first_5xx {
+        let last = a
+            .last_5xx_at
+            .map(|t| super::traffic::rfc3339(t.0))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "   first 5xx {} ({} {} {}), last {last}",
+            super::traffic::rfc3339(f.at.0),
+            f.status,
+            f.method.as_deref().unwrap_or(""),
+            f.path.as_deref().unwrap_or("")
+        )?;
+        writeln!(out, "   5xx/min |{}|", super::traffic::sparkline(a))?;
+    }
+    for t in a.top_paths.iter().take(3) {
+        writeln!(
+            out,
+            "   {:>6} of {:>6}  {}",
+            t.errors_5xx, t.requests, t.path
+        )?;
+    }
+    for u in a.by_upstream.iter().filter(|u| u.errors_5xx > 0).take(3) {
+        writeln!(
+            out,
+            "   {:>6} of {:>6}  via {}",
+            u.errors_5xx, u.requests, u.address
+        )?;
+    }
+    writeln!(out)
 }
 
 /// The "Since the baseline" section of `--baseline`.

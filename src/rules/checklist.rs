@@ -247,6 +247,7 @@ pub(crate) fn unclassified(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
         let context = matches!(
             run.planned.role,
             Role::ProxyErrorLog
+                | Role::AccessLog
                 | Role::AppLog { .. }
                 | Role::Proxy
                 | Role::Oom

@@ -15,11 +15,13 @@
 //! does not fit, they assume UTC and say so. Timestamps that carry a zone
 //! (`Z`, `+01:00`) are used as written.
 
+pub mod access;
 pub mod app;
 pub mod proxy_error;
 pub mod tail;
 pub mod time;
 
+pub use access::{AccessLogObservation, AccessLogSpec, run_access_log};
 pub use app::{AppLogObservation, AppLogSpec, run_app_log};
 pub use proxy_error::{ProxyErrorLogObservation, ProxyErrorLogSpec, run_proxy_error_log};
 pub use tail::{DEFAULT_MAX_BYTES, MAX_LINE_BYTES, TailSummary};
