@@ -8,6 +8,7 @@
 )]
 mod support;
 
+mod deep_configs;
 mod deps;
 mod dns;
 mod history;
