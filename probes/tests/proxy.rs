@@ -1360,3 +1360,11 @@ fn nginx_deep_nesting_is_a_located_warning_on_a_small_stack() {
         .unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn nginx_quoted_lua_block_directive_is_lua_too() {
+    let text = "http { \"rewrite_by_lua_block\" { a = { 1 } } server { listen 80; location / { proxy_pass http://127.0.0.1:1; } } }";
+    let (m, warnings) = nginx::model_from_str(text, Path::new("/q.conf"), Path::new("/"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(m.forward_targets().len(), 1);
+}

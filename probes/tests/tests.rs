@@ -15,6 +15,7 @@ mod history;
 mod hostile;
 mod http;
 mod logs;
+mod nginx_corpus;
 mod port;
 mod process;
 mod proxy;

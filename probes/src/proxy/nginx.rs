@@ -155,6 +155,7 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
                 if !closed {
                     warnings.push((start, "unterminated quoted string".to_string()));
                 }
+                lua |= opens_lua(&tokens, &buf);
                 tokens.push(Token::Word {
                     text: String::from_utf8_lossy(&buf).into_owned(),
                     line: start,
@@ -189,13 +190,7 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
                     buf.push(ch);
                     i += 1;
                 }
-                let starts_directive = matches!(
-                    tokens.last(),
-                    None | Some(Token::Semicolon { .. } | Token::Open { .. } | Token::Close { .. })
-                );
-                if starts_directive && buf.ends_with(b"_by_lua_block") {
-                    lua = true;
-                }
+                lua |= opens_lua(&tokens, &buf);
                 tokens.push(Token::Word {
                     text: String::from_utf8_lossy(&buf).into_owned(),
                     line: start,
@@ -205,6 +200,16 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
         }
     }
     (tokens, warnings)
+}
+
+/// Whether `word`, read after `tokens`, names a `*_by_lua_block` directive
+/// (quoted or not): the first word of a directive.
+fn opens_lua(tokens: &[Token], word: &[u8]) -> bool {
+    let starts_directive = matches!(
+        tokens.last(),
+        None | Some(Token::Semicolon { .. } | Token::Open { .. } | Token::Close { .. })
+    );
+    starts_directive && word.ends_with(b"_by_lua_block")
 }
 
 /// The Lua body starting at `start` (just after its `{`): the bytes up to
@@ -328,7 +333,8 @@ impl Directive {
         self.args.get(i).map(String::as_str)
     }
 
-    fn children(&self) -> &[Directive] {
+    /// The directives of its block; none for a simple directive.
+    pub fn children(&self) -> &[Directive] {
         self.block.as_deref().unwrap_or(&[])
     }
 }
