@@ -8,6 +8,7 @@ mod support;
 
 mod badconfig;
 mod cli;
+mod deepconfig;
 mod diagnose;
 mod formats;
 mod hostile;

@@ -74,7 +74,12 @@ fn nginx_t(conf: &Path) -> std::process::Output {
 
 #[test]
 fn nginx_fixtures_pass_nginx_t() {
-    for conf in [site(), fixtures().join("nginx/tokens.conf"), model_conf()] {
+    for conf in [
+        site(),
+        fixtures().join("nginx/tokens.conf"),
+        model_conf(),
+        fixtures().join("nginx/stream/nginx.conf"),
+    ] {
         let out = nginx_t(&conf);
         assert!(
             out.status.success(),
@@ -1162,4 +1167,204 @@ fn recorded_observations_serialize_as_before_and_give_the_same_model() {
         "{:?}",
         m.maintenance
     );
+}
+
+#[test]
+fn nginx_stream_servers_forward_tcp_and_udp_with_their_timeouts() {
+    let conf = fixtures().join("nginx/stream/nginx.conf");
+    let m = model(&conf);
+    let at = |line| Some(Origin::new(&conf, line));
+    let targets: Vec<_> = m
+        .forward_targets()
+        .into_iter()
+        .filter(|t| t.location.is_none())
+        .collect();
+    let summary: Vec<(String, Protocol, String, Option<String>)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.frontend.clone(),
+                t.protocol,
+                t.address.to_string(),
+                t.upstream.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "stream server (listen 5432)".to_string(),
+                Protocol::Tcp,
+                "127.0.0.1:5432".to_string(),
+                Some("pg".to_string())
+            ),
+            (
+                "stream server (listen 5432)".to_string(),
+                Protocol::Tcp,
+                "127.0.0.1:5433".to_string(),
+                Some("pg".to_string())
+            ),
+            (
+                "stream server (listen 127.0.0.1:5353 udp)".to_string(),
+                Protocol::Udp,
+                "127.0.0.1:53".to_string(),
+                None
+            ),
+            (
+                "stream server (listen 6379)".to_string(),
+                Protocol::Tcp,
+                "unix:/run/redis.sock".to_string(),
+                None
+            ),
+        ]
+    );
+    assert!(targets[1].backup);
+    // proxy_connect_timeout 5s from stream, proxy_timeout 1h from the server.
+    let pg = &targets[0].timeouts;
+    assert_eq!(
+        (pg.connect.value, pg.connect.origin.clone()),
+        (secs(5.0), at(7))
+    );
+    assert_eq!(
+        (pg.read.value, pg.read.origin.clone()),
+        (secs(3600.0), at(17))
+    );
+    assert_eq!(pg.send.value, secs(3600.0));
+    // The UDP server inherits the connect timeout and keeps the 10 min default.
+    let dns = &targets[2].timeouts;
+    assert_eq!(dns.connect.origin, at(7));
+    assert_eq!(
+        (dns.read.value, dns.read.origin.clone()),
+        (secs(600.0), None)
+    );
+    assert_eq!(targets[3].timeouts.connect.value, secs(1.0));
+    assert_eq!(
+        Dialect::Nginx.timeout_directive(proxy::TimeoutKind::Read, Protocol::Udp),
+        "proxy_timeout"
+    );
+}
+
+#[test]
+fn nginx_passes_inside_if_and_limit_except_are_conditional_targets() {
+    let conf = fixtures().join("nginx/stream/nginx.conf");
+    let m = model(&conf);
+    let targets: Vec<(String, String, bool)> = m
+        .forward_targets()
+        .into_iter()
+        .filter_map(|t| Some((t.location?, t.address.to_string(), t.conditional)))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("/".to_string(), "127.0.0.1:8082".to_string(), false),
+            ("/".to_string(), "127.0.0.1:8081".to_string(), true),
+            ("/admin/".to_string(), "127.0.0.1:8084".to_string(), false),
+            ("/admin/".to_string(), "127.0.0.1:8083".to_string(), true),
+        ]
+    );
+    let root = location(server(&m, "app"), "/");
+    let c = &root.conditional_passes[0];
+    assert_eq!(c.condition, "if ($request_method = POST)");
+    assert!(matches!(&c.pass.target, PassTarget::Upstream { name } if name == "writers"));
+    // The location's proxy_read_timeout applies inside its if.
+    assert_eq!(c.timeouts.read.value, secs(30.0));
+    // nginx allows only proxy_pass in limit_except.
+    let (m, warnings) = nginx::model_from_str(
+        "http { server { location / { limit_except GET { fastcgi_pass 127.0.0.1:9000; } } } }",
+        Path::new("/x.conf"),
+        Path::new("/"),
+    );
+    assert!(m.forward_targets().is_empty());
+    assert_eq!(
+        warnings,
+        ["/x.conf:1: \"fastcgi_pass\" is not allowed in limit_except (nginx refuses it)"]
+    );
+}
+
+#[test]
+fn nginx_lua_blocks_are_opaque_and_what_follows_is_read() {
+    let text = r#"http {
+  server {
+    listen 80;
+    location /lua {
+      set_by_lua_block $x { return "}" }
+      access_by_lua_block {
+        local a = '{ }}' -- a comment with } and {
+        local b = [[ } ]] .. [==[ ]] } ]==]
+        --[[ a long
+             comment } ]]
+        if a then ngx.say("\"}") end
+      }
+      proxy_pass http://127.0.0.1:3000;
+    }
+  }
+  server {
+    listen 81;
+    location / { content_by_lua_block { ngx.say("}") } }
+    location /after { proxy_pass http://127.0.0.1:3001; }
+  }
+}
+"#;
+    let (m, warnings) = nginx::model_from_str(text, Path::new("/l.conf"), Path::new("/"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let targets: Vec<String> = m
+        .forward_targets()
+        .iter()
+        .map(|t| format!("{} {}", t.origin, t.address))
+        .collect();
+    assert_eq!(
+        targets,
+        ["/l.conf:13 127.0.0.1:3000", "/l.conf:19 127.0.0.1:3001"]
+    );
+    let (d, _) = nginx::parse(text, Path::new("/l.conf"));
+    let lua = &d[0].children()[0].children()[1].children()[1];
+    assert_eq!(lua.name, "access_by_lua_block");
+    assert!(lua.args[0].contains("ngx.say"), "{:?}", lua.args);
+    let (_, warnings) = nginx::parse("content_by_lua_block { ngx.say('x')", Path::new("/u.conf"));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w == "/u.conf:1: unterminated Lua block"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn nginx_deep_nesting_is_a_located_warning_on_a_small_stack() {
+    // 512 KiB of stack, a quarter of what the blocking pool's threads get.
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            for (name, text) in crate::deep_configs::deep_configs(5_000) {
+                let file = PathBuf::from(format!("/deep/{name}.conf"));
+                let (directives, mut warnings) = nginx::parse(&text, &file);
+                let (m, more) = NginxModel::build(&directives, &file, Path::new("/"));
+                warnings.extend(more);
+                let limit = format!("nesting deeper than {}", nginx::MAX_NESTING);
+                assert!(
+                    warnings
+                        .iter()
+                        .any(|w| w.starts_with(&format!("{}:", file.display()))
+                            && w.contains(&limit)),
+                    "{name}: {:?}",
+                    &warnings[..warnings.len().min(3)]
+                );
+                if name == "locations" {
+                    assert_eq!(m.servers[0].locations.len(), nginx::MAX_NESTING - 2);
+                    assert!(m.forward_targets().is_empty());
+                }
+                drop((directives, m));
+            }
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
+
+#[test]
+fn nginx_quoted_lua_block_directive_is_lua_too() {
+    let text = "http { \"rewrite_by_lua_block\" { a = { 1 } } server { listen 80; location / { proxy_pass http://127.0.0.1:1; } } }";
+    let (m, warnings) = nginx::model_from_str(text, Path::new("/q.conf"), Path::new("/"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(m.forward_targets().len(), 1);
 }

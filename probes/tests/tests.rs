@@ -9,12 +9,14 @@
 mod support;
 
 mod access;
+mod deep_configs;
 mod deps;
 mod dns;
 mod history;
 mod hostile;
 mod http;
 mod logs;
+mod nginx_corpus;
 mod port;
 mod process;
 mod proxy;

@@ -208,6 +208,7 @@ impl HaproxyModel {
                     server_origin: Some(s.origin.clone()),
                     backup: s.backup,
                     down: s.disabled,
+                    conditional: false,
                     timeouts: timeouts.clone(),
                     resolver: None,
                 });

@@ -371,8 +371,10 @@ pub enum Protocol {
     Uwsgis,
     Grpc,
     Grpcs,
-    /// Plain TCP forwarding (haproxy `mode tcp`).
+    /// Plain TCP forwarding (haproxy `mode tcp`, an nginx `stream` server).
     Tcp,
+    /// UDP datagrams forwarded (an nginx `stream` server on `listen ... udp`).
+    Udp,
 }
 
 impl Protocol {
@@ -464,6 +466,10 @@ pub struct ForwardTarget {
     /// Marked down or disabled in the configuration.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub down: bool,
+    /// Forwarded to only when a condition holds: an nginx `proxy_pass`
+    /// inside `if` or `limit_except`.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub conditional: bool,
     pub timeouts: Timeouts,
     /// The `resolver` in effect (nginx), needed when the target holds
     /// variables or is re-resolved at run time.

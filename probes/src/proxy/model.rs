@@ -193,7 +193,7 @@ impl Dialect {
     pub fn forward_directive(self, protocol: Protocol) -> &'static str {
         match self {
             Self::Nginx => match protocol {
-                Protocol::Http | Protocol::Https | Protocol::Tcp => "proxy_pass",
+                Protocol::Http | Protocol::Https | Protocol::Tcp | Protocol::Udp => "proxy_pass",
                 Protocol::Fastcgi => "fastcgi_pass",
                 Protocol::Uwsgi | Protocol::Uwsgis => "uwsgi_pass",
                 Protocol::Grpc | Protocol::Grpcs => "grpc_pass",
@@ -210,7 +210,7 @@ impl Dialect {
         use TimeoutKind::{Connect, Read, Send};
         match self {
             Self::Nginx => match (protocol, kind) {
-                (Protocol::Http | Protocol::Https | Protocol::Tcp, Connect) => {
+                (Protocol::Http | Protocol::Https | Protocol::Tcp | Protocol::Udp, Connect) => {
                     "proxy_connect_timeout"
                 }
                 (Protocol::Http | Protocol::Https, Read) => "proxy_read_timeout",
@@ -224,7 +224,7 @@ impl Dialect {
                 (Protocol::Grpc | Protocol::Grpcs, Connect) => "grpc_connect_timeout",
                 (Protocol::Grpc | Protocol::Grpcs, Read) => "grpc_read_timeout",
                 (Protocol::Grpc | Protocol::Grpcs, Send) => "grpc_send_timeout",
-                (Protocol::Tcp, Read | Send) => "proxy_timeout",
+                (Protocol::Tcp | Protocol::Udp, Read | Send) => "proxy_timeout",
             },
             Self::Haproxy => match kind {
                 Connect => "timeout connect",

@@ -27,6 +27,11 @@ use crate::{Failure, Millis, Phase};
 /// `proxy_send_timeout` (and their fastcgi, uwsgi and grpc twins).
 pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 
+/// The stream module's default `proxy_timeout`: 10 minutes without data
+/// either way closes the connection. Its `proxy_connect_timeout` defaults
+/// to [`DEFAULT_TIMEOUT_MS`].
+pub const STREAM_PROXY_TIMEOUT_MS: u64 = 600_000;
+
 /// Includes nest at most this deep; deeper ones are skipped with a warning.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -35,6 +40,13 @@ pub const MAX_FILES: usize = 1_000;
 
 /// A configuration file larger than this is skipped with a warning.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Blocks nest at most this deep (a file's own blocks, and blocks of
+/// included files counted from the including block); a deeper block is
+/// skipped with a warning `file:line: nesting deeper than N`. Real
+/// configurations nest a handful of levels; this bounds every recursion
+/// over the tree (includes, locations, drop) whatever the input.
+pub const MAX_NESTING: usize = 64;
 
 // ------------------------------------------------------------ tokenizer
 
@@ -60,13 +72,18 @@ pub enum Token {
 /// `\"`, `\'`, `\\`, `\t`, `\r`, `\n` unescaped (any other `\x` is kept as
 /// written, as nginx keeps it); a backslash outside quotes makes the next
 /// character part of the word (so `\;` does not end a directive); `${name}`
-/// braces do not open a block. Problems are `(line, message)` warnings.
+/// braces do not open a block. The body of a `*_by_lua_block { ... }`
+/// (`OpenResty`) is Lua, not nginx syntax: it becomes one quoted word, the
+/// directive's last argument, followed by a `;` (as crossplane gives it).
+/// Problems are `(line, message)` warnings.
 pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
     let b = src.as_bytes();
     let mut tokens = Vec::new();
     let mut warnings = Vec::new();
     let mut i = 0;
     let mut line: u32 = 1;
+    // The directive being read is a `*_by_lua_block`: its `{` opens Lua.
+    let mut lua = false;
     while i < b.len() {
         let c = b[i];
         match c {
@@ -82,7 +99,23 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
             }
             b';' => {
                 tokens.push(Token::Semicolon { line });
+                lua = false;
                 i += 1;
+            }
+            b'{' if lua => {
+                lua = false;
+                let start = line;
+                let (body, end, closed) = lua_block(b, i + 1, &mut line);
+                if !closed {
+                    warnings.push((start, "unterminated Lua block".to_string()));
+                }
+                tokens.push(Token::Word {
+                    text: String::from_utf8_lossy(body).into_owned(),
+                    line: start,
+                    quoted: true,
+                });
+                tokens.push(Token::Semicolon { line });
+                i = end;
             }
             b'{' => {
                 tokens.push(Token::Open { line });
@@ -90,6 +123,7 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
             }
             b'}' => {
                 tokens.push(Token::Close { line });
+                lua = false;
                 i += 1;
             }
             b'"' | b'\'' => {
@@ -121,6 +155,7 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
                 if !closed {
                     warnings.push((start, "unterminated quoted string".to_string()));
                 }
+                lua |= opens_lua(&tokens, &buf);
                 tokens.push(Token::Word {
                     text: String::from_utf8_lossy(&buf).into_owned(),
                     line: start,
@@ -155,6 +190,7 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
                     buf.push(ch);
                     i += 1;
                 }
+                lua |= opens_lua(&tokens, &buf);
                 tokens.push(Token::Word {
                     text: String::from_utf8_lossy(&buf).into_owned(),
                     line: start,
@@ -164,6 +200,106 @@ pub fn tokenize(src: &str) -> (Vec<Token>, Vec<(u32, String)>) {
         }
     }
     (tokens, warnings)
+}
+
+/// Whether `word`, read after `tokens`, names a `*_by_lua_block` directive
+/// (quoted or not): the first word of a directive.
+fn opens_lua(tokens: &[Token], word: &[u8]) -> bool {
+    let starts_directive = matches!(
+        tokens.last(),
+        None | Some(Token::Semicolon { .. } | Token::Open { .. } | Token::Close { .. })
+    );
+    starts_directive && word.ends_with(b"_by_lua_block")
+}
+
+/// The Lua body starting at `start` (just after its `{`): the bytes up to
+/// the matching `}`, the index after it, and whether it was found. Braces in
+/// Lua strings (`'...'`, `"..."`, `[[...]]`, `[==[...]==]`) and comments
+/// (`-- ...`, `--[[ ... ]]`) do not count. `line` advances over the body.
+fn lua_block<'a>(b: &'a [u8], start: usize, line: &mut u32) -> (&'a [u8], usize, bool) {
+    let mut depth = 1usize;
+    let mut i = start;
+    let count = |from: usize, to: usize, line: &mut u32| {
+        for c in &b[from..to] {
+            if *c == b'\n' {
+                *line = line.saturating_add(1);
+            }
+        }
+    };
+    while i < b.len() {
+        match b[i] {
+            b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (&b[start..i], i + 1, true);
+                }
+                i += 1;
+            }
+            b'\n' => {
+                *line = line.saturating_add(1);
+                i += 1;
+            }
+            q @ (b'"' | b'\'') => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != q && b[j] != b'\n' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                let end = (j + 1).min(b.len());
+                count(i, end, line);
+                i = end;
+            }
+            b'[' => match long_bracket(b, i) {
+                Some(level) => {
+                    let end = long_bracket_end(b, i + level + 2, level);
+                    count(i, end, line);
+                    i = end;
+                }
+                None => i += 1,
+            },
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                let end = match long_bracket(b, i + 2) {
+                    Some(level) => long_bracket_end(b, i + 2 + level + 2, level),
+                    None => b[i..]
+                        .iter()
+                        .position(|c| *c == b'\n')
+                        .map_or(b.len(), |p| i + p),
+                };
+                count(i, end, line);
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    (&b[start..], b.len(), false)
+}
+
+/// The level (number of `=`) of a Lua long bracket `[==[` opening at `i`.
+fn long_bracket(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    let level = b[i + 1..].iter().take_while(|c| **c == b'=').count();
+    (b.get(i + 1 + level) == Some(&b'[')).then_some(level)
+}
+
+/// The index after the `]==]` of `level` closing a long bracket whose
+/// content starts at `from`; the end of the input when it never closes.
+fn long_bracket_end(b: &[u8], from: usize, level: usize) -> usize {
+    let mut i = from;
+    while i < b.len() {
+        if b[i] == b']'
+            && b[i + 1..].iter().take(level).all(|c| *c == b'=')
+            && b.get(i + 1 + level) == Some(&b']')
+        {
+            return i + level + 2;
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 /// nginx's unescaping of `\x` in an argument.
@@ -197,7 +333,8 @@ impl Directive {
         self.args.get(i).map(String::as_str)
     }
 
-    fn children(&self) -> &[Directive] {
+    /// The directives of its block; none for a simple directive.
+    pub fn children(&self) -> &[Directive] {
         self.block.as_deref().unwrap_or(&[])
     }
 }
@@ -205,7 +342,8 @@ impl Directive {
 /// Parse one file's text into directives (includes are not expanded).
 /// Unbalanced braces and unterminated directives become warnings
 /// (`file:line: ...`) and the directives parsed so far are kept: open
-/// blocks are closed at the end of the file, a stray `}` is ignored.
+/// blocks are closed at the end of the file, a stray `}` is ignored, a
+/// block nested deeper than [`MAX_NESTING`] is skipped.
 pub fn parse(src: &str, file: &Path) -> (Vec<Directive>, Vec<String>) {
     let (tokens, token_warnings) = tokenize(src);
     let at = |line: u32| Origin::new(file, line);
@@ -218,6 +356,8 @@ pub fn parse(src: &str, file: &Path) -> (Vec<Directive>, Vec<String>) {
     let mut top: Vec<Directive> = Vec::new();
     let mut words: Vec<(String, u32)> = Vec::new();
     let mut last_line = 1;
+    // Inside a block too deep to keep: how many of its braces are open.
+    let mut skipping = 0usize;
 
     let take = |words: &mut Vec<(String, u32)>, line: u32| -> Directive {
         let first_line = words.first().map_or(line, |w| w.1);
@@ -231,6 +371,14 @@ pub fn parse(src: &str, file: &Path) -> (Vec<Directive>, Vec<String>) {
     };
 
     for tok in tokens {
+        if skipping > 0 {
+            match tok {
+                Token::Open { .. } => skipping += 1,
+                Token::Close { .. } => skipping -= 1,
+                Token::Word { .. } | Token::Semicolon { .. } => {}
+            }
+            continue;
+        }
         match tok {
             Token::Word { text, line, .. } => {
                 last_line = line;
@@ -251,6 +399,14 @@ pub fn parse(src: &str, file: &Path) -> (Vec<Directive>, Vec<String>) {
                     warnings.push(format!("{}: unexpected \"{{\"", at(line)));
                 }
                 let d = take(&mut words, line);
+                if stack.len() >= MAX_NESTING {
+                    warnings.push(format!(
+                        "{}: nesting deeper than {MAX_NESTING}: the \"{}\" block is skipped",
+                        d.origin, d.name
+                    ));
+                    skipping = 1;
+                    continue;
+                }
                 stack.push((d, Vec::new()));
             }
             Token::Close { line } => {
@@ -317,9 +473,10 @@ pub fn load(main: &Path, prefix: &Path, default_error_log: Option<PathBuf>) -> L
         }
     };
     loader.stack.push(files::canonical(main));
-    let directives = loader.expand(directives, 0);
-    let mut model = NginxModel::from_directives(&directives, main, prefix);
+    let directives = loader.expand(directives, 0, 0);
+    let (mut model, warnings) = NginxModel::build(&directives, main, prefix);
     model.default_error_log = default_error_log;
+    loader.warnings.extend(warnings);
     Loaded {
         model: Some(model),
         files: loader.files,
@@ -331,11 +488,10 @@ pub fn load(main: &Path, prefix: &Path, default_error_log: Option<PathBuf>) -> L
 /// Parse `text` as the whole configuration of `main` (no includes are
 /// read) and build the model: for tests and fixtures.
 pub fn model_from_str(text: &str, main: &Path, prefix: &Path) -> (NginxModel, Vec<String>) {
-    let (directives, warnings) = parse(text, main);
-    (
-        NginxModel::from_directives(&directives, main, prefix),
-        warnings,
-    )
+    let (directives, mut warnings) = parse(text, main);
+    let (model, more) = NginxModel::build(&directives, main, prefix);
+    warnings.extend(more);
+    (model, warnings)
 }
 
 #[derive(Debug, Default)]
@@ -363,23 +519,36 @@ impl Loader {
 
     /// Replace every `include` in `directives` (at any block depth) by the
     /// directives of the files it names. `depth` is the include depth of
-    /// the file these directives come from.
-    fn expand(&mut self, directives: Vec<Directive>, depth: usize) -> Vec<Directive> {
+    /// the file these directives come from, `nesting` the number of blocks
+    /// around them (a block deeper than [`MAX_NESTING`] is emptied).
+    fn expand(
+        &mut self,
+        directives: Vec<Directive>,
+        depth: usize,
+        nesting: usize,
+    ) -> Vec<Directive> {
         let mut out = Vec::with_capacity(directives.len());
         for mut d in directives {
             if d.name == "include" && d.block.is_none() {
-                self.include(&d, depth, &mut out);
+                self.include(&d, depth, nesting, &mut out);
                 continue;
             }
             if let Some(children) = d.block.take() {
-                d.block = Some(self.expand(children, depth));
+                if nesting >= MAX_NESTING {
+                    self.warnings.push(format!(
+                        "{}: nesting deeper than {MAX_NESTING}: the \"{}\" block is skipped",
+                        d.origin, d.name
+                    ));
+                    continue;
+                }
+                d.block = Some(self.expand(children, depth, nesting + 1));
             }
             out.push(d);
         }
         out
     }
 
-    fn include(&mut self, d: &Directive, depth: usize, out: &mut Vec<Directive>) {
+    fn include(&mut self, d: &Directive, depth: usize, nesting: usize, out: &mut Vec<Directive>) {
         let Some(pattern) = d.arg(0) else {
             self.warnings
                 .push(format!("{}: include without a file", d.origin));
@@ -420,7 +589,7 @@ impl Loader {
             match self.read(&target) {
                 Ok(children) => {
                     self.stack.push(canonical);
-                    let expanded = self.expand(children, depth + 1);
+                    let expanded = self.expand(children, depth + 1, nesting);
                     self.stack.pop();
                     out.extend(expanded);
                 }
@@ -471,7 +640,24 @@ pub struct Listen {
     pub ssl: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub default_server: bool,
+    /// `listen ... udp` of a stream server.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub udp: bool,
     pub origin: Origin,
+}
+
+impl Listen {
+    /// As written with its flags that matter: `443 ssl`, `53 udp`.
+    fn label(&self) -> String {
+        let mut out = self.raw.clone();
+        if self.ssl {
+            out.push_str(" ssl");
+        }
+        if self.udp {
+            out.push_str(" udp");
+        }
+        out
+    }
 }
 
 /// Where a location forwards: `proxy_pass`, `fastcgi_pass`, `uwsgi_pass`,
@@ -594,6 +780,10 @@ pub struct Location {
     pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pass: Option<Pass>,
+    /// Forwarding directives inside the location's `if` and
+    /// `limit_except` blocks: used only when their condition holds.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub conditional_passes: Vec<ConditionalPass>,
     /// Effective timeouts of the forwarding module (`proxy_*` when the
     /// location does not forward), inherited http → server → location.
     pub timeouts: Timeouts,
@@ -631,6 +821,66 @@ impl Location {
         let mut parts = self.parents.clone();
         parts.push(self.matcher.clone());
         parts.join(" > ")
+    }
+}
+
+/// A forwarding directive inside an `if` or `limit_except` of a location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionalPass {
+    /// The block as written: `if ($request_method = POST)`, `limit_except GET`.
+    pub condition: String,
+    pub pass: Pass,
+    /// Effective timeouts of its module inside that block.
+    pub timeouts: Timeouts,
+}
+
+/// One `server` of the `stream` block: TCP or UDP forwarding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamServer {
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub listen: Vec<Listen>,
+    /// The stream `proxy_pass`: an address, an upstream of the stream
+    /// block, or variables.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pass: Option<Pass>,
+    /// connect: `proxy_connect_timeout` (60 s by default); read and send:
+    /// `proxy_timeout` (10 min by default), inherited stream → server.
+    pub timeouts: Timeouts,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resolver: Option<Origin>,
+}
+
+impl StreamServer {
+    /// `stream server (listen 5432)`, `stream server (listen 53 udp)`.
+    pub fn label(&self) -> String {
+        let listen: Vec<String> = self.listen.iter().map(Listen::label).collect();
+        if listen.is_empty() {
+            "stream server".to_string()
+        } else {
+            format!("stream server (listen {})", listen.join(", "))
+        }
+    }
+
+    /// The protocols it forwards: UDP for its `udp` listens, TCP for the others.
+    pub fn protocols(&self) -> Vec<Protocol> {
+        let mut out = Vec::new();
+        if self.listen.iter().any(|l| !l.udp) || self.listen.is_empty() {
+            out.push(Protocol::Tcp);
+        }
+        if self.listen.iter().any(|l| l.udp) {
+            out.push(Protocol::Udp);
+        }
+        out
+    }
+}
+
+/// The stream module's timeouts before any directive sets them.
+fn stream_default_timeouts() -> Timeouts {
+    Timeouts {
+        connect: EffectiveTimeout::default_ms(DEFAULT_TIMEOUT_MS),
+        read: EffectiveTimeout::default_ms(STREAM_PROXY_TIMEOUT_MS),
+        send: EffectiveTimeout::default_ms(STREAM_PROXY_TIMEOUT_MS),
     }
 }
 
@@ -673,17 +923,7 @@ impl Server {
     /// `server shop.example.com (listen 443 ssl)`, for reports.
     pub fn label(&self) -> String {
         let name = self.server_names.first().map_or("_", String::as_str);
-        let listen: Vec<String> = self
-            .listen
-            .iter()
-            .map(|l| {
-                if l.ssl {
-                    format!("{} ssl", l.raw)
-                } else {
-                    l.raw.clone()
-                }
-            })
-            .collect();
+        let listen: Vec<String> = self.listen.iter().map(Listen::label).collect();
         if listen.is_empty() {
             format!("server {name}")
         } else {
@@ -768,6 +1008,12 @@ pub struct NginxModel {
     pub limit_req_zones: Vec<LimitZone>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub limit_conn_zones: Vec<LimitZone>,
+    /// The `server`s of the `stream` block.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stream_servers: Vec<StreamServer>,
+    /// The `upstream`s of the `stream` block (a name space of their own).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stream_upstreams: Vec<Upstream>,
 }
 
 /// The forwarding modules, each with its own timeout directives.
@@ -789,6 +1035,10 @@ impl Module {
             Self::Uwsgi => "uwsgi",
             Self::Grpc => "grpc",
         }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|m| *m == self).unwrap_or(0)
     }
 
     fn of_pass(directive: &str) -> Option<Self> {
@@ -818,12 +1068,28 @@ struct Scope {
 struct Builder<'a> {
     prefix: &'a Path,
     model: NginxModel,
+    /// What could not be modelled, each naming `file:line`.
+    warnings: Vec<String>,
+}
+
+/// What the stream block's levels inherit.
+#[derive(Debug, Clone)]
+struct StreamScope {
+    timeouts: Timeouts,
+    resolver: Option<Origin>,
 }
 
 impl NginxModel {
     /// Build the model from an expanded directive tree. `main` is the main
     /// file; relative log paths resolve against `prefix`.
     pub fn from_directives(directives: &[Directive], main: &Path, prefix: &Path) -> Self {
+        Self::build(directives, main, prefix).0
+    }
+
+    /// [`Self::from_directives`] with the warnings of what could not be
+    /// modelled (a forwarding directive where nginx does not allow it, a
+    /// nesting too deep).
+    pub fn build(directives: &[Directive], main: &Path, prefix: &Path) -> (Self, Vec<String>) {
         let mut b = Builder {
             prefix,
             model: Self {
@@ -831,6 +1097,7 @@ impl NginxModel {
                 prefix: prefix.to_path_buf(),
                 ..Self::default()
             },
+            warnings: Vec::new(),
         };
         for d in directives {
             match d.name.as_str() {
@@ -851,21 +1118,22 @@ impl NginxModel {
                     }
                 }
                 "http" => b.http(d),
+                "stream" => b.stream(d),
                 _ => {}
             }
         }
-        b.model
+        (b.model, b.warnings)
     }
 
-    /// Every concrete place a location forwards to: `upstream` names
-    /// expanded into their servers, unix sockets as such, addresses with
-    /// variables unresolved.
+    /// Every concrete place a location or a stream server forwards to:
+    /// `upstream` names expanded into their servers, unix sockets as such,
+    /// addresses with variables unresolved. A pass inside `if` or
+    /// `limit_except` gives targets marked conditional.
     pub fn forward_targets(&self) -> Vec<ForwardTarget> {
         let mut out = Vec::new();
         for server in &self.servers {
             for loc in &server.locations {
-                let Some(pass) = &loc.pass else { continue };
-                let base = ForwardTarget {
+                let base = |pass: &Pass, timeouts: &Timeouts| ForwardTarget {
                     protocol: pass.protocol,
                     address: Address::Unresolved {
                         raw: pass.raw.clone(),
@@ -878,42 +1146,55 @@ impl NginxModel {
                     server_origin: None,
                     backup: false,
                     down: false,
-                    timeouts: loc.timeouts.clone(),
+                    conditional: false,
+                    timeouts: timeouts.clone(),
                     resolver: loc.resolver.clone(),
                 };
-                match &pass.target {
-                    PassTarget::Tcp { host, port } => out.push(ForwardTarget {
-                        address: Address::Tcp {
-                            host: host.clone(),
-                            port: *port,
-                        },
-                        ..base
-                    }),
-                    PassTarget::Unix { path } => out.push(ForwardTarget {
-                        address: Address::Unix { path: path.clone() },
-                        ..base
-                    }),
-                    PassTarget::Variables { .. } => out.push(base),
-                    PassTarget::Upstream { name } => {
-                        let Some(up) = self.upstream(name) else {
-                            out.push(base);
-                            continue;
-                        };
-                        for s in &up.servers {
-                            out.push(ForwardTarget {
-                                address: s.address.clone(),
-                                upstream: Some(up.name.clone()),
-                                server_origin: Some(s.origin.clone()),
-                                backup: s.backup,
-                                down: s.down,
-                                ..base.clone()
-                            });
-                        }
-                    }
+                if let Some(pass) = &loc.pass {
+                    expand_pass(&mut out, &pass.target, base(pass, &loc.timeouts), |n| {
+                        self.upstream(n)
+                    });
+                }
+                for c in &loc.conditional_passes {
+                    let target = ForwardTarget {
+                        conditional: true,
+                        ..base(&c.pass, &c.timeouts)
+                    };
+                    expand_pass(&mut out, &c.pass.target, target, |n| self.upstream(n));
                 }
             }
         }
+        for server in &self.stream_servers {
+            let Some(pass) = &server.pass else { continue };
+            for protocol in server.protocols() {
+                let base = ForwardTarget {
+                    protocol,
+                    address: Address::Unresolved {
+                        raw: pass.raw.clone(),
+                    },
+                    raw: pass.raw.clone(),
+                    upstream: None,
+                    frontend: server.label(),
+                    location: None,
+                    origin: pass.origin.clone(),
+                    server_origin: None,
+                    backup: false,
+                    down: false,
+                    conditional: false,
+                    timeouts: server.timeouts.clone(),
+                    resolver: server.resolver.clone(),
+                };
+                expand_pass(&mut out, &pass.target, base, |n| self.stream_upstream(n));
+            }
+        }
         out
+    }
+
+    /// The `upstream` block of the `stream` block named `name`.
+    pub fn stream_upstream(&self, name: &str) -> Option<&Upstream> {
+        self.stream_upstreams
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name))
     }
 
     /// The `upstream` block named `name` (case-insensitive, as nginx matches).
@@ -951,6 +1232,46 @@ impl NginxModel {
             }
         }
         out
+    }
+}
+
+/// Push the targets `target` names onto `out`, `base` filled in with
+/// each address; an upstream `find` does not know stays unresolved.
+fn expand_pass<'a>(
+    out: &mut Vec<ForwardTarget>,
+    target: &PassTarget,
+    base: ForwardTarget,
+    find: impl Fn(&str) -> Option<&'a Upstream>,
+) {
+    match target {
+        PassTarget::Tcp { host, port } => out.push(ForwardTarget {
+            address: Address::Tcp {
+                host: host.clone(),
+                port: *port,
+            },
+            ..base
+        }),
+        PassTarget::Unix { path } => out.push(ForwardTarget {
+            address: Address::Unix { path: path.clone() },
+            ..base
+        }),
+        PassTarget::Variables { .. } => out.push(base),
+        PassTarget::Upstream { name } => {
+            let Some(up) = find(name) else {
+                out.push(base);
+                return;
+            };
+            for s in &up.servers {
+                out.push(ForwardTarget {
+                    address: s.address.clone(),
+                    upstream: Some(up.name.clone()),
+                    server_origin: Some(s.origin.clone()),
+                    backup: s.backup,
+                    down: s.down,
+                    ..base.clone()
+                });
+            }
+        }
     }
 }
 
@@ -1103,8 +1424,91 @@ impl Builder<'_> {
                 if let Some(pass) = &mut loc.pass {
                     promote_upstream(pass, &names);
                 }
+                for c in &mut loc.conditional_passes {
+                    promote_upstream(&mut c.pass, &names);
+                }
             }
         }
+    }
+
+    /// The `stream` block: its upstreams, then its servers.
+    fn stream(&mut self, stream: &Directive) {
+        let block = stream.children();
+        let top = StreamScope {
+            timeouts: stream_default_timeouts(),
+            resolver: None,
+        };
+        let scope = self.stream_scope(&top, block, "stream");
+        for d in block {
+            if d.name == "upstream" {
+                let up = upstream(d);
+                self.model.stream_upstreams.push(up);
+            }
+        }
+        for d in block {
+            if d.name != "server" {
+                continue;
+            }
+            let children = d.children();
+            let mut server = StreamServer {
+                origin: d.origin.clone(),
+                listen: children
+                    .iter()
+                    .filter(|c| c.name == "listen")
+                    .filter_map(listen)
+                    .collect(),
+                pass: None,
+                timeouts: scope.timeouts.clone(),
+                resolver: None,
+            };
+            let inner = self.stream_scope(&scope, children, &server.label());
+            server.timeouts = inner.timeouts;
+            server.resolver = inner.resolver;
+            let names: Vec<String> = self
+                .model
+                .stream_upstreams
+                .iter()
+                .map(|u| u.name.clone())
+                .collect();
+            server.pass = children
+                .iter()
+                .filter(|c| c.name == "proxy_pass")
+                .filter_map(|c| stream_pass(c, &names))
+                .next_back();
+            self.model.stream_servers.push(server);
+        }
+    }
+
+    /// The stream directives set directly in `block` over `parent`.
+    fn stream_scope(
+        &mut self,
+        parent: &StreamScope,
+        block: &[Directive],
+        label: &str,
+    ) -> StreamScope {
+        let mut s = parent.clone();
+        for d in block {
+            let ms = || d.arg(0).and_then(parse_time);
+            match d.name.as_str() {
+                "proxy_connect_timeout" => {
+                    if let Some(ms) = ms() {
+                        s.timeouts.connect = EffectiveTimeout::set(ms, d.origin.clone());
+                    }
+                }
+                "proxy_timeout" => {
+                    if let Some(ms) = ms() {
+                        s.timeouts.read = EffectiveTimeout::set(ms, d.origin.clone());
+                        s.timeouts.send = EffectiveTimeout::set(ms, d.origin.clone());
+                    }
+                }
+                "resolver" => {
+                    s.resolver = Some(d.origin.clone());
+                    self.model.resolvers.push(resolver(d, label));
+                }
+                _ => {}
+            }
+        }
+        s
     }
 
     fn server(&mut self, d: &Directive, http: &Scope) -> Server {
@@ -1148,7 +1552,7 @@ impl Builder<'_> {
                     server.returns.extend(returns);
                     server.maintenance.extend(flags);
                 }
-                "location" => self.location(c, &scope, &[], &mut server.locations),
+                "location" => self.location(c, &scope, &[], &mut server.locations, 0),
                 _ => {}
             }
         }
@@ -1170,11 +1574,21 @@ impl Builder<'_> {
         parent: &Scope,
         parents: &[String],
         out: &mut Vec<Location>,
+        depth: usize,
     ) {
+        if depth >= MAX_NESTING {
+            self.warnings.push(format!(
+                "{}: nesting deeper than {MAX_NESTING}: location {} is skipped",
+                d.origin,
+                d.args.join(" ")
+            ));
+            return;
+        }
         let block = d.children();
         let matcher = d.args.join(" ");
         let scope = self.scope(parent, block, &format!("location {matcher}"));
         let mut pass: Option<Pass> = None;
+        let mut conditional_passes = Vec::new();
         let mut returns = Vec::new();
         let mut maintenance = Vec::new();
         let mut error_logs = Vec::new();
@@ -1190,7 +1604,9 @@ impl Builder<'_> {
                     let (r, f) = if_block(c);
                     returns.extend(r);
                     maintenance.extend(f);
+                    self.conditional(c, &scope, &mut conditional_passes);
                 }
+                "limit_except" => self.conditional(c, &scope, &mut conditional_passes),
                 "error_log" => error_logs.extend(self.log_path(c)),
                 _ => {}
             }
@@ -1199,13 +1615,13 @@ impl Builder<'_> {
             .as_ref()
             .and_then(|p| Module::of_pass(&p.directive))
             .unwrap_or(Module::Proxy);
-        let m = Module::ALL.iter().position(|x| *x == module).unwrap_or(0);
         out.push(Location {
             matcher: matcher.clone(),
             parents: parents.to_vec(),
             origin: d.origin.clone(),
             pass,
-            timeouts: scope.timeouts[m].clone(),
+            conditional_passes,
+            timeouts: scope.timeouts[module.index()].clone(),
             resolver: scope.resolver.clone(),
             returns,
             maintenance,
@@ -1221,7 +1637,34 @@ impl Builder<'_> {
         nested_parents.push(matcher);
         for c in block {
             if c.name == "location" {
-                self.location(c, &scope, &nested_parents, out);
+                self.location(c, &scope, &nested_parents, out, depth + 1);
+            }
+        }
+    }
+
+    /// The forwarding directives of an `if` or `limit_except` block `d` of
+    /// a location whose scope is `parent`. nginx allows only `proxy_pass`
+    /// in `limit_except`; another one is a warning.
+    fn conditional(&mut self, d: &Directive, parent: &Scope, out: &mut Vec<ConditionalPass>) {
+        let condition = format!("{} {}", d.name, d.args.join(" "));
+        let scope = self.scope(parent, d.children(), &condition);
+        for c in d.children() {
+            let Some(module) = Module::of_pass(&c.name) else {
+                continue;
+            };
+            if d.name == "limit_except" && module != Module::Proxy {
+                self.warnings.push(format!(
+                    "{}: \"{}\" is not allowed in limit_except (nginx refuses it)",
+                    c.origin, c.name
+                ));
+                continue;
+            }
+            if let Some(pass) = parse_pass(c, &self.upstream_names()) {
+                out.push(ConditionalPass {
+                    condition: condition.clone(),
+                    pass,
+                    timeouts: scope.timeouts[module.index()].clone(),
+                });
             }
         }
     }
@@ -1390,6 +1833,7 @@ fn listen(d: &Directive) -> Option<Listen> {
         default_server: flags
             .iter()
             .any(|f| f == "default_server" || f == "default"),
+        udp: flags.iter().any(|f| f == "udp"),
         origin: d.origin.clone(),
     })
 }
@@ -1527,6 +1971,33 @@ fn parse_pass(d: &Directive, upstreams: &[String]) -> Option<Pass> {
         raw,
         target,
         uri,
+        origin: d.origin.clone(),
+    })
+}
+
+/// A stream `proxy_pass`: `host:port`, `unix:/path`, the name of an
+/// upstream (a name without a port is always one: nginx requires the port
+/// of an address), or variables. The protocol is set per listen later.
+fn stream_pass(d: &Directive, upstreams: &[String]) -> Option<Pass> {
+    let raw = d.arg(0)?.to_string();
+    let target = if raw.contains('$') {
+        PassTarget::Variables { raw: raw.clone() }
+    } else if upstreams.iter().any(|u| u.eq_ignore_ascii_case(&raw)) {
+        PassTarget::Upstream { name: raw.clone() }
+    } else {
+        match parse_address(&raw, 0) {
+            Address::Tcp { port: 0, .. } => PassTarget::Upstream { name: raw.clone() },
+            Address::Tcp { host, port } => PassTarget::Tcp { host, port },
+            Address::Unix { path } => PassTarget::Unix { path },
+            Address::Unresolved { .. } => PassTarget::Variables { raw: raw.clone() },
+        }
+    };
+    Some(Pass {
+        directive: d.name.clone(),
+        protocol: Protocol::Tcp,
+        raw,
+        target,
+        uri: None,
         origin: d.origin.clone(),
     })
 }
