@@ -10,6 +10,7 @@ mod support;
 
 mod deps;
 mod dns;
+mod haproxy;
 mod history;
 mod hostile;
 mod http;

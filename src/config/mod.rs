@@ -148,6 +148,7 @@ struct RawProxy {
     kind: Option<Spanned<Text>>,
     config: Option<Text>,
     error_log: Option<Text>,
+    stats_socket: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +311,8 @@ pub struct Proxy {
     pub kind: Option<ProxyKind>,
     pub config: Option<PathBuf>,
     pub error_log: Option<PathBuf>,
+    /// HAProxy's runtime API socket; default: the config's `stats socket`.
+    pub stats_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -721,6 +724,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
                 kind,
                 config: p.config.map(|t| PathBuf::from(t.0)),
                 error_log: p.error_log.map(|t| PathBuf::from(t.0)),
+                stats_socket: p.stats_socket.map(|t| PathBuf::from(t.0)),
             })
         }
         None => None,

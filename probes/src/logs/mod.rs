@@ -16,6 +16,7 @@
 //! (`Z`, `+01:00`) are used as written.
 
 pub mod app;
+pub mod haproxy_log;
 pub mod proxy_error;
 pub mod tail;
 pub mod time;

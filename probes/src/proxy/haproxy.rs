@@ -152,6 +152,9 @@ pub struct HaproxyModel {
     pub frontends: Vec<Frontend>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub backends: Vec<Backend>,
+    /// Log files its `log` targets end in (see [`Self::error_logs`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub log_files: Vec<PathBuf>,
 }
 
 impl HaproxyModel {
@@ -216,9 +219,25 @@ impl HaproxyModel {
         out
     }
 
-    /// Error log files: none, haproxy logs to syslog targets ([`Self::logs`]).
+    /// Its log files: a `log` target that is a regular file, else the file
+    /// rsyslog writes for it (`/var/log/haproxy.log`) when it exists; found
+    /// by [`load`] ([`Self::log_files`]).
     pub fn error_logs(&self) -> Vec<PathBuf> {
-        Vec::new()
+        self.log_files.clone()
+    }
+
+    /// Every server as `backend/server` with the address it forwards to, as
+    /// the log names them.
+    pub fn server_addresses(&self) -> std::collections::BTreeMap<String, String> {
+        self.backends
+            .iter()
+            .flat_map(|b| {
+                b.servers
+                    .iter()
+                    .filter(|s| !matches!(s.address, Address::Unresolved { .. }))
+                    .map(|s| (format!("{}/{}", b.name, s.name), s.address.to_string()))
+            })
+            .collect()
     }
 
     /// The backend named `name`.
@@ -718,9 +737,41 @@ pub fn load(configs: &[PathBuf]) -> Loaded<HaproxyModel> {
         ));
         return out;
     }
-    let (model, warnings) = parse(&sources);
+    let (mut model, warnings) = parse(&sources);
+    model.log_files = log_files(&model.logs);
     out.model = Some(model);
     out.warnings.extend(warnings);
+    out
+}
+
+/// Where rsyslog writes HAProxy's log on Debian, Ubuntu and RHEL.
+pub const RSYSLOG_HAPROXY_LOG: &str = "/var/log/haproxy.log";
+
+/// The files `log` targets end in: a target that is a regular file (not
+/// the syslog socket it usually is), else rsyslog's file when HAProxy
+/// logs to syslog and that file exists. `stdout`/`stderr` targets: none.
+fn log_files(logs: &[Setting<String>]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut syslog = false;
+    for l in logs {
+        let Some(target) = l.value.split_whitespace().next() else {
+            continue;
+        };
+        if matches!(target, "stdout" | "stderr" | "global") || target.starts_with("fd@") {
+            continue;
+        }
+        let path = Path::new(target);
+        if path.is_absolute() && path.is_file() {
+            if !out.iter().any(|p| p == path) {
+                out.push(path.to_path_buf());
+            }
+        } else {
+            syslog = true;
+        }
+    }
+    if out.is_empty() && syslog && Path::new(RSYSLOG_HAPROXY_LOG).is_file() {
+        out.push(PathBuf::from(RSYSLOG_HAPROXY_LOG));
+    }
     out
 }
 
