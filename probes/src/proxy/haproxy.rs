@@ -328,6 +328,9 @@ struct Own {
     maxconn: Option<Setting<u64>>,
     /// The defaults section it inherits from.
     parent: Option<usize>,
+    /// The last `default-server` line's parameters: they apply to the
+    /// servers after it in this section.
+    default_server: Vec<String>,
 }
 
 /// Parse configuration files given as `(path, text)` in load order. Each
@@ -471,14 +474,14 @@ pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
                     frontend_line(&mut m.frontends[f], kw, args, &origin);
                 }
                 Section::Backend(b) => {
-                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
-                    backend_line(&mut m.backends[b], kw, args, &origin);
+                    let (backend, own) = (&mut m.backends[b], &mut backend_own[b]);
+                    backend_line(backend, own, kw, args, &origin, &mut warnings);
                 }
                 Section::Listen(f, b) => {
                     own_setting(&mut frontend_own[f], kw, args, &origin, &mut warnings);
-                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
                     frontend_line(&mut m.frontends[f], kw, args, &origin);
-                    backend_line(&mut m.backends[b], kw, args, &origin);
+                    let (backend, own) = (&mut m.backends[b], &mut backend_own[b]);
+                    backend_line(backend, own, kw, args, &origin, &mut warnings);
                 }
             }
         }
@@ -607,30 +610,83 @@ fn frontend_line(f: &mut Frontend, kw: &str, args: &[String], origin: &Origin) {
     }
 }
 
-fn backend_line(b: &mut Backend, kw: &str, args: &[String], origin: &Origin) {
-    if kw != "server" {
-        return;
-    }
-    let (Some(name), Some(raw)) = (args.first(), args.get(1)) else {
-        return;
+/// One directive of a backend (or a `listen`'s backend half): the settings
+/// it inherits and passes on ([`own_setting`]), then its servers: `server`,
+/// `server-template` (expanded to `NAME1`..`NAMEn`, each a target at the
+/// same address) and `default-server` (its parameters go before those of
+/// every later server line of the section).
+fn backend_line(
+    b: &mut Backend,
+    own: &mut Own,
+    kw: &str,
+    args: &[String],
+    origin: &Origin,
+    warnings: &mut Vec<String>,
+) {
+    own_setting(own, kw, args, origin, warnings);
+    let (names, raw, rest): (Vec<String>, &String, &[String]) = match kw {
+        "default-server" => {
+            own.default_server = args.to_vec();
+            return;
+        }
+        "server" => {
+            let (Some(name), Some(raw)) = (args.first(), args.get(1)) else {
+                return;
+            };
+            (vec![name.clone()], raw, &args[2..])
+        }
+        "server-template" => {
+            let (Some(prefix), Some(num), Some(raw)) = (args.first(), args.get(1), args.get(2))
+            else {
+                return;
+            };
+            let Some(range) = template_range(num) else {
+                warnings.push(format!("{origin}: server-template: bad number {num:?}"));
+                return;
+            };
+            (
+                range.map(|i| format!("{prefix}{i}")).collect(),
+                raw,
+                &args[3..],
+            )
+        }
+        _ => return,
     };
-    let params: Vec<String> = args[2..].to_vec();
-    let has = |p: &str| params.iter().any(|x| x == p);
-    b.servers.push(HaproxyServer {
-        name: name.clone(),
-        raw: raw.clone(),
-        address: server_address(raw),
-        check: has("check"),
-        ssl: has("ssl"),
-        backup: has("backup"),
-        disabled: has("disabled"),
-        params: params
-            .iter()
-            .filter(|p| !["check", "ssl", "backup", "disabled"].contains(&p.as_str()))
-            .cloned()
-            .collect(),
-        origin: origin.clone(),
-    });
+    let params: Vec<String> = own.default_server.iter().chain(rest).cloned().collect();
+    let has = |p: &str| {
+        let last_on = params.iter().rposition(|x| x == p);
+        let last_off = params.iter().rposition(|x| *x == format!("no-{p}"));
+        last_on.is_some() && last_on > last_off
+    };
+    for name in names {
+        b.servers.push(HaproxyServer {
+            name,
+            raw: raw.clone(),
+            address: server_address(raw),
+            check: has("check"),
+            ssl: has("ssl"),
+            backup: has("backup"),
+            disabled: has("disabled"),
+            params: params
+                .iter()
+                .filter(|p| {
+                    let p = p.strip_prefix("no-").unwrap_or(p);
+                    !["check", "ssl", "backup", "disabled"].contains(&p)
+                })
+                .cloned()
+                .collect(),
+            origin: origin.clone(),
+        });
+    }
+}
+
+/// `server-template`'s number: `3` (1 to 3) or `2-4`; at most 1024 servers.
+fn template_range(num: &str) -> Option<std::ops::RangeInclusive<u32>> {
+    let (lo, hi) = match num.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => (1, num.parse().ok()?),
+    };
+    (lo >= 1 && lo <= hi && hi - lo < 1024).then_some(lo..=hi)
 }
 
 /// A server address: `host:port`, `[v6]:port`, `ipv4@...`, `ipv6@...`,
@@ -804,6 +860,29 @@ mod tests {
         );
         assert_eq!(split_line("'x y' z"), ["x y", "z"]);
         assert!(split_line("# only a comment").is_empty());
+    }
+
+    #[test]
+    fn default_server_and_server_template() {
+        let text = "backend app\n    server before 127.0.0.1:1\n    default-server check maxconn 10\n    \
+                    server a 127.0.0.1:2\n    server b 127.0.0.1:3 no-check maxconn 20\n    \
+                    server-template web 2-3 127.0.0.1:4 backup\n    server-template bad x 127.0.0.1:5\n";
+        let (m, w) = parse_str(text, Path::new("/h.cfg"));
+        let s = &m.backends[0].servers;
+        let names: Vec<&str> = s.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["before", "a", "b", "web2", "web3"]);
+        assert!(
+            !s[0].check && s[0].param("maxconn").is_none(),
+            "before default-server"
+        );
+        assert!(s[1].check);
+        assert_eq!(s[1].param("maxconn"), Some("10"));
+        assert!(!s[2].check, "no-check wins");
+        assert_eq!(s[2].params, ["maxconn", "10", "maxconn", "20"]);
+        assert!(s[3].check && s[3].backup);
+        assert_eq!(s[3].origin.line, 6);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("/h.cfg:7"), "{w:?}");
     }
 
     #[test]
