@@ -13,6 +13,7 @@ pub mod dns;
 pub mod environ;
 pub mod failure;
 pub mod flags;
+pub mod haproxy_stats;
 pub mod http;
 pub mod logs;
 mod net;
@@ -123,6 +124,8 @@ probes! {
     Oom(oom::OomSpec) -> oom::OomObservation = "oom", |s, ctx| oom::run(s, ctx);
     /// When a deployment path last changed.
     Deploy(changes::DeploySpec) -> changes::DeployObservation = "deploy", |s, ctx| changes::run(s, ctx);
+    /// HAProxy's runtime API: `show stat` over its stats socket.
+    HaproxyStats(haproxy_stats::HaproxyStatsSpec) -> haproxy_stats::HaproxyStatsObservation = "haproxy_stats", |s, ctx| haproxy_stats::run(s, ctx);
     /// Maintenance flag files, present or not.
     Flags(flags::FlagsSpec) -> flags::FlagsObservation = "flags", |s, ctx| flags::run(s, ctx);
 }
@@ -138,6 +141,7 @@ impl ProbeSpec {
             Self::Tcp(s) => s.timeout,
             Self::Postgres(s) => s.timeout,
             Self::Redis(s) => s.timeout,
+            Self::HaproxyStats(s) => s.timeout,
             Self::Process(s) => context::LOCAL_PROBE_TIMEOUT + s.watch.unwrap_or_default(),
             Self::AccessLog(s) => s.budget + context::LOCAL_PROBE_TIMEOUT,
             Self::System(_)

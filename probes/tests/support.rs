@@ -377,6 +377,167 @@ impl Drop for Nginx {
     }
 }
 
+/// A real HAProxy (`haproxy -f CFG -db`) in a directory of its own, with
+/// its stats socket there and its log written to `haproxy.log` the way
+/// rsyslog writes it (a syslog receiver on a unix datagram socket, as
+/// `log /dev/log` sends to), killed on drop.
+pub struct Haproxy {
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+    /// The port the template's `{port}` was replaced with.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    syslog: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Haproxy {
+    /// Start HAProxy with `body` (its frontends, backends, `listen`s) after
+    /// a `global` (stats socket `{dir}/admin.sock`, log to `{dir}/log.sock`)
+    /// and a `defaults` (mode http, httplog, 1 s connect, 10 s client and
+    /// server). `{port}` becomes a free port, `{dir}` the directory. The
+    /// config must pass `haproxy -c -f`.
+    pub fn start(body: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display().to_string();
+        let fill = |s: &str| s.replace("{port}", &port.to_string()).replace("{dir}", &d);
+        let conf = format!(
+            "global\n    stats socket {d}/admin.sock mode 600 level admin\n    log {d}/log.sock local0\n\n\
+             defaults\n    mode http\n    log global\n    option httplog\n    timeout connect 1s\n    timeout client 10s\n    timeout server 10s\n\n{}\n",
+            fill(body)
+        );
+        let conf_path = dir.path().join("haproxy.cfg");
+        std::fs::write(&conf_path, conf).unwrap();
+        let check = std::process::Command::new("haproxy")
+            .arg("-c")
+            .arg("-f")
+            .arg(&conf_path)
+            .output()
+            .expect("haproxy must be installed (scripts/test installs it)");
+        assert!(
+            check.status.success(),
+            "haproxy -c -f rejects the config:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        // The syslog receiver, writing lines as rsyslog's traditional format.
+        let sock = std::os::unix::net::UnixDatagram::bind(dir.path().join("log.sock")).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        let log_path = dir.path().join("haproxy.log");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let syslog = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_path)
+                .unwrap();
+            let mut buf = vec![0u8; 65536];
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(n) = sock.recv(&mut buf) else { continue };
+                let msg = String::from_utf8_lossy(&buf[..n]);
+                // `<134>Nov 26 09:30:12 haproxy[123]: …`: drop the priority.
+                let line = msg
+                    .strip_prefix('<')
+                    .and_then(|m| m.split_once('>'))
+                    .map_or(&*msg, |(_, rest)| rest);
+                let _ = writeln!(out, "{}", line.trim_end());
+            }
+        });
+        let mut cmd = std::process::Command::new("haproxy");
+        cmd.arg("-f")
+            .arg(&conf_path)
+            .arg("-db")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().unwrap();
+        let mut h = Self {
+            dir,
+            child,
+            port,
+            stop,
+            syslog: Some(syslog),
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && h.stats_socket().exists()
+            {
+                return h;
+            }
+            if let Ok(Some(status)) = h.child.try_wait() {
+                panic!("haproxy exited ({status}) at start:\n{}", h.stderr_text());
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "haproxy did not listen on {port}:\n{}",
+                h.stderr_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The master's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.dir.path().join("haproxy.cfg")
+    }
+
+    pub fn stats_socket(&self) -> PathBuf {
+        self.dir.path().join("admin.sock")
+    }
+
+    /// The log file the syslog receiver writes.
+    pub fn log(&self) -> PathBuf {
+        self.dir.path().join("haproxy.log")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:{port}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Wait until the log holds `needle` (HAProxy logs a request when it ends).
+    pub fn wait_for_log(&self, needle: &str) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.log_text().contains(needle) {
+            assert!(
+                std::time::Instant::now() < until,
+                "no {needle:?} in the HAProxy log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.syslog.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A blocking HTTP/1.1 GET with a short timeout, returning the status (0 when
 /// no response came). For driving traffic through nginx in tests.
 pub fn get_status(url: &str) -> u16 {

@@ -12,6 +12,7 @@ mod access;
 mod deep_configs;
 mod deps;
 mod dns;
+mod haproxy;
 mod history;
 mod hostile;
 mod http;

@@ -172,6 +172,7 @@ pub fn assess(run: &ProbeRun, thresholds: impl Into<Thresholds>) -> Assessment {
         Observation::Redis(r) => redis(r, &t),
         Observation::Proxy(p) => proxy(p),
         Observation::ProxyErrorLog(l) => proxy_error_log(l),
+        Observation::HaproxyStats(h) => haproxy_stats(h),
         Observation::AppLog(l) => app_log(l),
         Observation::AccessLog(l) => access_log(l),
         Observation::Environ(e) => environ(e),
@@ -305,6 +306,67 @@ fn proxy(p: &why5xx_probes::proxy::ProxyObservation) -> Assessment {
         let _ = write!(s, "; {} config warning(s)", p.warnings.len());
     }
     verdict(status, s)
+}
+
+/// HAProxy's `show stat`: critical when a backend has no server taking
+/// requests, a warning for a server down or a queue at its limit.
+fn haproxy_stats(h: &why5xx_probes::haproxy_stats::HaproxyStatsObservation) -> Assessment {
+    if let Some(f) = &h.failure {
+        return verdict(Status::Unknown, f.detail.clone());
+    }
+    let mut status = Status::Ok;
+    let mut parts = Vec::new();
+    for b in &h.backends {
+        let servers: Vec<_> = h.servers_of(&b.name).collect();
+        let down: Vec<String> = servers
+            .iter()
+            .filter(|s| !s.state.serves())
+            .map(|s| {
+                format!(
+                    "{}/{} {} ({})",
+                    s.backend,
+                    s.server,
+                    s.status,
+                    s.check_words()
+                )
+            })
+            .collect();
+        if !servers.is_empty() && down.len() == servers.len() {
+            status = Status::Critical;
+            parts.push(format!(
+                "backend {}: no server up: {}",
+                b.name,
+                down.join(", ")
+            ));
+        } else if !down.is_empty() {
+            status = status.max(Status::Warning);
+            parts.push(down.join(", "));
+        }
+        for s in &servers {
+            if s.queue_at_limit() {
+                status = status.max(Status::Warning);
+                parts.push(format!(
+                    "{}/{} at its limit: {} queued, {} of {} sessions",
+                    s.backend,
+                    s.server,
+                    s.qcur.unwrap_or(0),
+                    s.scur.unwrap_or(0),
+                    s.slim.map_or("no".to_string(), |l| l.to_string())
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return verdict(
+            Status::Ok,
+            format!(
+                "{} server(s) up in {} backend(s)",
+                h.servers.len(),
+                h.backends.len()
+            ),
+        );
+    }
+    verdict(status, parts.join("; "))
 }
 
 fn proxy_error_log(l: &why5xx_probes::logs::ProxyErrorLogObservation) -> Assessment {
@@ -809,6 +871,8 @@ pub fn error_kind_words(kind: why5xx_probes::logs::proxy_error::ProxyErrorKind) 
         K::TooManyOpenFiles => "too many open files",
         K::NoSpace => "no space left on device",
         K::WorkerConnections => "worker_connections are not enough",
+        K::ServerDown => "server DOWN by its health check",
+        K::QueueTimeout => "queue timeout (sQ)",
     }
 }
 

@@ -150,6 +150,7 @@ struct RawProxy {
     config: Option<Text>,
     error_log: Option<Text>,
     access_log: Option<Text>,
+    stats_socket: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,6 +319,8 @@ pub struct Proxy {
     pub error_log: Option<PathBuf>,
     /// The access log; default: from the proxy's config.
     pub access_log: Option<PathBuf>,
+    /// HAProxy's runtime API socket; default: the config's `stats socket`.
+    pub stats_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -732,6 +735,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
                 config: p.config.map(|t| PathBuf::from(t.0)),
                 error_log: p.error_log.map(|t| PathBuf::from(t.0)),
                 access_log: p.access_log.map(|t| PathBuf::from(t.0)),
+                stats_socket: p.stats_socket.map(|t| PathBuf::from(t.0)),
             })
         }
         None => None,

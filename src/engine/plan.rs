@@ -53,6 +53,29 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
     }]
 }
 
+/// HAProxy's runtime API, when HAProxy runs and a stats socket is known:
+/// `[proxy] stats_socket`, else the config's `stats socket`.
+fn haproxy_stats(cfg: &Config, p: &ProxyObservation) -> Option<Planned> {
+    let configured = cfg.proxy.as_ref().and_then(|x| x.stats_socket.clone());
+    let haproxy = p.kind == Some(why5xx_probes::proxy::ProxyKind::Haproxy);
+    let socket = configured.or_else(|| {
+        p.haproxy
+            .as_ref()
+            .filter(|_| haproxy)
+            .and_then(|m| m.stats_socket.as_ref())
+            .map(|s| s.value.clone())
+    })?;
+    Some(Planned {
+        id: ProbeId::haproxy_stats(),
+        target: socket.display().to_string(),
+        role: Role::HaproxyStats,
+        spec: ProbeSpec::HaproxyStats(why5xx_probes::haproxy_stats::HaproxyStatsSpec::new(
+            socket,
+            cfg.agent.timeout,
+        )),
+    })
+}
+
 /// What a probe stands for, with the config that judges it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Role {
@@ -104,6 +127,8 @@ pub enum Role {
     ProxyErrorLog,
     /// The reverse proxy's access log.
     AccessLog,
+    /// HAProxy's runtime API (`show stat`).
+    HaproxyStats,
     /// An upstream's application log.
     AppLog {
         upstream: String,
@@ -297,6 +322,11 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                     spec: ProbeSpec::ProxyErrorLog(logs::ProxyErrorLogSpec {
                         path,
                         window: cfg.agent.since,
+                        servers: p
+                            .haproxy
+                            .as_ref()
+                            .map(why5xx_probes::proxy::haproxy::HaproxyModel::server_addresses)
+                            .unwrap_or_default(),
                         ..logs::ProxyErrorLogSpec::default()
                     }),
                 },
@@ -313,6 +343,9 @@ pub fn plan(cfg: &Config, proxy: Option<&ProxyObservation>) -> Vec<Planned> {
                 },
                 &mut out,
             );
+        }
+        if let Some(stats) = haproxy_stats(cfg, p) {
+            push(stats, &mut out);
         }
     }
     for (port, upstreams, timeout) in ports {

@@ -2,6 +2,8 @@
 //! exception of an app log, log signatures, the dependencies as the rules
 //! see them, clock times. It decides no cause.
 
+use std::fmt::Write as _;
+
 use super::prelude::*;
 
 /// What one more agreeing sign adds to a finding's confidence. A rule
@@ -196,4 +198,67 @@ pub(crate) fn probe_command(d: &Dep) -> String {
             d.target.trim_start_matches("tcp://").replace(':', " ")
         ),
     }
+}
+
+/// HAProxy's view of a server its health check took down, for evidence:
+/// `app/app1 DOWN by its health check for 12 s: L4CON Connection refused;
+/// backend app has no server up (HAProxy answers 503)`.
+pub(crate) fn haproxy_down_words(
+    stats: &why5xx_probes::haproxy_stats::HaproxyStatsObservation,
+    s: &why5xx_probes::haproxy_stats::ServerStat,
+) -> String {
+    let since = s
+        .lastchg_secs
+        .map(|n| format!(" for {n} s"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "{}/{} {} by its health check{since}: {}",
+        s.backend,
+        s.server,
+        s.status,
+        s.check_words()
+    );
+    let servers: Vec<_> = stats.servers_of(&s.backend).collect();
+    let up = servers.iter().filter(|x| x.state.serves()).count();
+    if up == 0 {
+        let _ = write!(
+            out,
+            "; backend {} has no server up (HAProxy answers 503 No server available)",
+            s.backend
+        );
+    } else {
+        let _ = write!(
+            out,
+            "; backend {}: {up} of {} servers up",
+            s.backend,
+            servers.len()
+        );
+    }
+    out
+}
+
+/// Requests HAProxy's log shows reaching no server of `backend`
+/// (`backend/<NOSRV>` with `SC`, or `backend … has no server available!`).
+pub(crate) fn haproxy_no_server(f: &Facts, backend: &str) -> u64 {
+    f.proxy_log()
+        .and_then(|(_, l)| l.kind(Pe::NoLiveUpstreams))
+        .and_then(|k| k.by_upstream.get(&format!("backend {backend}")))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// How to see what HAProxy thinks of its servers, in its own words: the
+/// runtime API over the stats socket.
+pub(crate) fn haproxy_state_advice(f: &Facts, backend: &str) -> String {
+    let socket = f
+        .proxy_model
+        .as_ref()
+        .and_then(|m| m.stats_socket.as_ref())
+        .map_or_else(
+            || "/run/haproxy/admin.sock".to_string(),
+            |p| p.display().to_string(),
+        );
+    format!(
+        "See what HAProxy's checks see: echo \"show servers state {backend}\" | socat stdio UNIX-CONNECT:{socket} (and echo \"show stat\" | socat stdio UNIX-CONNECT:{socket} for check_status, last_chk, lastchg); after fixing the server, HAProxy puts it back UP by itself once its check passes (rise)"
+    )
 }

@@ -10,6 +10,7 @@ use url::Url;
 use why5xx_probes::changes::DeployObservation;
 use why5xx_probes::environ::EnvironObservation;
 use why5xx_probes::flags::FlagsObservation;
+use why5xx_probes::haproxy_stats::{HaproxyStatsObservation, ServerStat};
 use why5xx_probes::http::HttpObservation;
 use why5xx_probes::logs::proxy_error::ProxyErrorKind;
 use why5xx_probes::logs::{AppLogObservation, ProxyErrorLogObservation};
@@ -178,6 +179,33 @@ impl<'a> Facts<'a> {
     pub fn proxy_errors(&self, kind: ProxyErrorKind, target: Option<&Address>) -> u64 {
         self.proxy_log()
             .map_or(0, |(_, l)| l.count_for(kind, target))
+    }
+
+    /// HAProxy's `show stat`, when it answered.
+    pub fn haproxy_stats(&self) -> Option<(&'a str, &'a HaproxyStatsObservation)> {
+        self.observed().find_map(|(r, o)| match o {
+            Observation::HaproxyStats(h) if h.failure.is_none() => Some((r.planned.id.as_str(), h)),
+            _ => None,
+        })
+    }
+
+    /// HAProxy's servers that forward to `address` (their `addr` column),
+    /// with the stats probe's id.
+    pub fn haproxy_servers(&self, address: &Address) -> Vec<(&'a str, &'a ServerStat)> {
+        self.haproxy_stats()
+            .into_iter()
+            .flat_map(|(id, h)| {
+                h.servers
+                    .iter()
+                    .filter(|s| {
+                        s.addr
+                            .as_deref()
+                            .and_then(Address::parse)
+                            .is_some_and(|a| a.same_endpoint(address))
+                    })
+                    .map(move |s| (id, s))
+            })
+            .collect()
     }
 
     pub fn oom(&self) -> Option<(&'a str, &'a OomObservation)> {

@@ -19,6 +19,7 @@ pub mod facts;
 #[cfg(test)]
 pub mod fixtures;
 pub mod precedence;
+mod proxy_status;
 mod r500;
 mod r502;
 mod r503;
@@ -188,6 +189,7 @@ pub fn has_rules(cause: Cause) -> bool {
 pub fn diagnose(facts: &Facts) -> Vec<Finding> {
     let mut findings = precedence::merge(RULES.iter().flat_map(|r| (r.check)(facts)).collect());
     for f in &mut findings {
+        proxy_status::add_proxy_codes(f, facts);
         attach_symptoms(f, facts);
     }
     precedence::apply(&mut findings);

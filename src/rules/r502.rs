@@ -176,6 +176,49 @@ pub(crate) fn upstream_not_running(f: &Facts) -> Vec<Finding> {
                 ),
             );
         }
+        // Behind HAProxy: its health check took the server down, and
+        // requests found no server (it answers 503, not 502).
+        let mut backends = Vec::new();
+        for (sid, s) in f.haproxy_servers(&u.address) {
+            if let Some((_, stats)) = f.haproxy_stats()
+                && s.down_by_check()
+            {
+                finding.confidence += w::CONFIRMS;
+                finding = finding.evidence(sid, haproxy_down_words(stats, s));
+                if !backends.contains(&s.backend) {
+                    backends.push(s.backend.clone());
+                }
+            }
+        }
+        let downs = f.proxy_errors(Pe::ServerDown, Some(&u.address));
+        if downs > 0 {
+            finding.confidence += w::HINTS;
+            let reason = f
+                .proxy_log()
+                .and_then(|(_, l)| l.kind(Pe::ServerDown))
+                .and_then(|k| k.last.reason.clone())
+                .unwrap_or_default();
+            finding = finding.evidence(
+                ProbeId::proxy_log(),
+                format!(
+                    "{downs} × \"Server … is DOWN\" for {}; last reason: {reason}",
+                    u.authority()
+                ),
+            );
+        }
+        for b in &backends {
+            let nosrv = haproxy_no_server(f, b);
+            if nosrv > 0 {
+                finding.confidence += w::HINTS;
+                finding = finding.evidence(
+                    ProbeId::proxy_log(),
+                    format!(
+                        "{nosrv} request(s) reached no server of backend {b} ({b}/<NOSRV>, SC: 503)"
+                    ),
+                );
+            }
+            finding = finding.remedy(haproxy_state_advice(f, b));
+        }
         match (u.process, u.live_processes()) {
             (Some((pid_id, p)), Some(live)) if live.is_empty() => {
                 finding.confidence += w::AGREES;

@@ -63,6 +63,54 @@ pub(crate) fn server_overload(f: &Facts) -> Vec<Finding> {
                 .remedy(format!("Raise the limit ({}) for legitimate traffic, block the abusive source, or add capacity; answer 429 with Retry-After rather than 503 (nginx: limit_req_status 429), then: {}", f.dialect().rate_limit_directive(), f.reload_command())),
         );
     }
+    // HAProxy queues requests for a server at its maxconn; past `timeout
+    // queue` they get 503 (`sQ`).
+    if let Some((sid, stats)) = f.haproxy_stats() {
+        for s in stats.servers.iter().filter(|s| s.queue_at_limit()) {
+            let subject = s
+                .addr
+                .clone()
+                .unwrap_or_else(|| format!("{}/{}", s.backend, s.server));
+            let mut finding = Finding::new(
+                Cause::ServerOverload,
+                Impact::now_or_at_risk(saw(f, 503)).severity(),
+                0.75,
+                format!(
+                    "HAProxy's server {}/{} is at its limit: requests wait in its queue",
+                    s.backend, s.server
+                ),
+            )
+            .about(Subject::Upstream(subject))
+            .evidence(
+                sid,
+                format!(
+                    "{}/{}: {} queued (limit {}), {} of {} sessions",
+                    s.backend,
+                    s.server,
+                    s.qcur.unwrap_or(0),
+                    s.qlimit.map_or("none".to_string(), |l| l.to_string()),
+                    s.scur.unwrap_or(0),
+                    s.slim.map_or("no limit".to_string(), |l| l.to_string())
+                ),
+            );
+            let queued_out = f.proxy_errors(
+                Pe::QueueTimeout,
+                s.addr.as_deref().and_then(Address::parse).as_ref(),
+            );
+            if queued_out > 0 {
+                finding.confidence += w::CONFIRMS;
+                finding = finding.evidence(
+                    ProbeId::proxy_log(),
+                    format!("{queued_out} request(s) waited past timeout queue (sQ: 503)"),
+                );
+            }
+            out.push(
+                finding
+                    .remedy(format!("Raise the server's maxconn (server {} … maxconn N) only as far as the application can serve, add servers to backend {}, or find what keeps its requests slow; then: {}", s.server, s.backend, f.reload_command()))
+                    .remedy(haproxy_state_advice(f, &s.backend)),
+            );
+        }
+    }
     // A full accept queue on an upstream's port.
     for u in f.upstreams() {
         let Some((port_id, p)) = u.port_probe else {

@@ -41,7 +41,7 @@ table!(proxy_error, PROXY_ERRORS, Pe {
     ConnectOther => Use::Evidence,
     PrematurelyClosed => Use::Rule(&[C::UpstreamCrashed]),
     UpstreamTimedOut => Use::Rule(&[C::SlowBackend, C::ProxyTimeoutTooShort]),
-    NoLiveUpstreams => Use::Evidence,
+    NoLiveUpstreams => Use::Rule(&[C::UpstreamNotRunning]),
     CouldNotResolve => Use::Rule(&[C::DnsResolutionFailure]),
     ResolverFailed => Use::Rule(&[C::DnsResolutionFailure]),
     SslHandshakeFailed => Use::Rule(&[C::TlsProtocolMismatch]),
@@ -53,6 +53,8 @@ table!(proxy_error, PROXY_ERRORS, Pe {
     TooManyOpenFiles => Use::Rule(&[C::ResourceExhaustion]),
     NoSpace => Use::Rule(&[C::FilesystemError]),
     WorkerConnections => Use::Rule(&[C::ResourceExhaustion]),
+    ServerDown => Use::Rule(&[C::UpstreamNotRunning]),
+    QueueTimeout => Use::Rule(&[C::ServerOverload]),
 });
 
 table!(signature, SIGNATURES, Sig {

@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod app;
+pub mod haproxy_log;
 pub mod proxy_error;
 pub mod tail;
 pub mod time;

@@ -3,8 +3,12 @@
 //! timeouts, name resolution and TLS handshake failures, rate limiting,
 //! descriptor and disk exhaustion — counted per kind and per upstream, with
 //! the last occurrence of each. It does not judge what a kind means.
+//! HAProxy's own log (rsyslog's file, `httplog` lines and its server
+//! events) is read by the same probe: [`super::haproxy_log`] maps its
+//! termination states onto the same kinds, keyed by the server's address
+//! when the spec knows it ([`ProxyErrorLogSpec::servers`]).
 //!
-//! A line looks like
+//! An nginx line looks like
 //! `2026/11/26 09:30:12 [error] 1234#1234: *5 connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", upstream: "http://127.0.0.1:3000/", host: "127.0.0.1:8080"`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::haproxy_log;
 use super::tail::{self, Tail, TailSummary};
 use super::time::{self, LogClock, Stamp};
 use crate::proxy::{Address, Host};
@@ -36,6 +41,11 @@ pub struct ProxyErrorLogSpec {
     pub window: Duration,
     /// Read at most this many bytes from the end of the file.
     pub max_bytes: u64,
+    /// HAProxy's `backend/server` names with the address each forwards to
+    /// (`app/app1` → `127.0.0.1:3000`), from its configuration: its log
+    /// names servers, and lines are counted per address.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub servers: BTreeMap<String, String>,
 }
 
 impl Default for ProxyErrorLogSpec {
@@ -44,6 +54,7 @@ impl Default for ProxyErrorLogSpec {
             path: PathBuf::from("/var/log/nginx/error.log"),
             window: DEFAULT_WINDOW,
             max_bytes: tail::DEFAULT_MAX_BYTES,
+            servers: BTreeMap::new(),
         }
     }
 }
@@ -126,6 +137,12 @@ pub enum ProxyErrorKind {
     NoSpace,
     /// `worker_connections are not enough`.
     WorkerConnections,
+    /// HAProxy: `Server app/app1 is DOWN, reason: …` — its health check
+    /// took the server out; the reason is in the occurrence.
+    ServerDown,
+    /// HAProxy termination state `sQ`: the request waited in the queue for
+    /// a free server slot longer than `timeout queue`.
+    QueueTimeout,
 }
 
 /// What nginx was doing with the upstream, from the line's `while ...`.
@@ -197,6 +214,12 @@ pub struct ProxyErrorOccurrence {
     /// peer did not answer in TLS.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub wrong_version_number: bool,
+    /// HAProxy: the status it answered, and for a server taken DOWN its
+    /// check's reason (`Layer4 connection problem: Connection refused`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
     /// The line, redacted and cut to 512 characters.
     pub line: String,
 }
@@ -527,10 +550,115 @@ struct Acc {
     last: ProxyErrorOccurrence,
 }
 
+impl Acc {
+    /// Count one line of this kind; it becomes the last.
+    fn add(&mut self, o: ProxyErrorOccurrence) {
+        self.count += 1;
+        if let Some(u) = &o.upstream
+            && (self.by_upstream.len() < MAX_UPSTREAMS_PER_KIND || self.by_upstream.contains_key(u))
+        {
+            *self.by_upstream.entry(u.clone()).or_default() += 1;
+        }
+        if let Some(ph) = o.phase {
+            *self.by_phase.entry(ph).or_default() += 1;
+        }
+        self.wrong_version_number += u64::from(o.wrong_version_number);
+        self.last = o;
+    }
+}
+
+/// A HAProxy line as an occurrence of its kind: keyed by the server's
+/// address when `servers` knows it, else by `backend/server` (a backend
+/// without a server by `backend NAME`).
+fn haproxy_occurrence(
+    h: &haproxy_log::HaproxyLine,
+    t: UnixTime,
+    line: &str,
+    servers: &BTreeMap<String, String>,
+) -> Option<(ProxyErrorKind, ProxyErrorOccurrence)> {
+    use haproxy_log::HaproxyEvent as E;
+    let c = haproxy_log::classify(&h.event)?;
+    let server_key = |b: &str, s: &str| {
+        let name = format!("{b}/{s}");
+        servers.get(&name).cloned().unwrap_or(name)
+    };
+    let mut o = ProxyErrorOccurrence {
+        time: Some(t),
+        phase: c.phase,
+        line: super::excerpt(line),
+        ..ProxyErrorOccurrence::default()
+    };
+    match &h.event {
+        E::Request {
+            frontend,
+            backend,
+            server,
+            status,
+            request,
+            ..
+        } => {
+            o.upstream = Some(if server == haproxy_log::NOSRV {
+                format!("backend {backend}")
+            } else {
+                server_key(backend, server)
+            });
+            o.server = Some(frontend.clone());
+            o.status = *status;
+            o.request.clone_from(request);
+        }
+        E::ServerDown {
+            backend,
+            server,
+            reason,
+        } => {
+            o.upstream = Some(server_key(backend, server));
+            o.reason = Some(reason.clone());
+        }
+        E::NoServerAvailable { backend } => o.upstream = Some(format!("backend {backend}")),
+    }
+    Some((c.kind, o))
+}
+
 /// Classify the lines of `tail` that fall within `window` before `now`.
 pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObservation {
-    let parsed: Vec<Option<ParsedLine<'_>>> = tail.lines.iter().map(|l| parse_line(l)).collect();
-    let newest_wall = parsed.iter().rev().flatten().map(|p| p.stamp.wall).next();
+    analyze_with(tail, window, now, &BTreeMap::new())
+}
+
+/// A line of either proxy.
+enum Line<'a> {
+    Nginx(ParsedLine<'a>),
+    Haproxy(haproxy_log::HaproxyLine),
+}
+
+impl Line<'_> {
+    fn parse(line: &str, now: UnixTime) -> Option<Line<'_>> {
+        parse_line(line)
+            .map(Line::Nginx)
+            .or_else(|| haproxy_log::parse_line(line, now).map(Line::Haproxy))
+    }
+
+    fn stamp(&self) -> Stamp {
+        match self {
+            Self::Nginx(p) => p.stamp,
+            Self::Haproxy(h) => h.stamp,
+        }
+    }
+}
+
+/// The timestamp of a line of either proxy.
+fn line_stamp(line: &str, now: UnixTime) -> Option<Stamp> {
+    time::parse_nginx(line).or_else(|| haproxy_log::parse_line(line, now).map(|h| h.stamp))
+}
+
+/// [`analyze`], with HAProxy's `backend/server` → address map.
+pub fn analyze_with(
+    tail: &Tail,
+    window: Duration,
+    now: UnixTime,
+    servers: &BTreeMap<String, String>,
+) -> ProxyErrorLogObservation {
+    let parsed: Vec<Option<Line<'_>>> = tail.lines.iter().map(|l| Line::parse(l, now)).collect();
+    let newest_wall = time::anchor_wall(parsed.iter().rev().flatten().map(Line::stamp).next());
     let clock = LogClock::anchor(newest_wall, tail.mtime);
     let since = now.0 - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     let mut obs = ProxyErrorLogObservation {
@@ -543,13 +671,22 @@ pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObs
     let mut acc: HashMap<ProxyErrorKind, Acc> = HashMap::new();
     for (line, p) in tail.lines.iter().zip(&parsed) {
         let Some(p) = p else { continue };
-        let t = p.stamp.to_unix(clock);
+        let t = p.stamp().to_unix(clock);
         obs.first_time = Some(obs.first_time.map_or(t, |f| f.min(t)));
         obs.last_time = Some(obs.last_time.map_or(t, |l| l.max(t)));
         if t.0 < since {
             continue;
         }
         obs.lines_in_window += 1;
+        let p = match p {
+            Line::Nginx(p) => p,
+            Line::Haproxy(h) => {
+                if let Some((kind, occurrence)) = haproxy_occurrence(h, t, line, servers) {
+                    acc.entry(kind).or_default().add(occurrence);
+                }
+                continue;
+            }
+        };
         if let Some(level) = p.level {
             *obs.by_level.entry(level).or_default() += 1;
         }
@@ -565,18 +702,7 @@ pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObs
             .clone()
             .or_else(|| p.upstream.map(upstream_peer))
             .or_else(|| c.peer.clone());
-        let a = acc.entry(c.kind).or_default();
-        a.count += 1;
-        if let Some(u) = &upstream
-            && (a.by_upstream.len() < MAX_UPSTREAMS_PER_KIND || a.by_upstream.contains_key(u))
-        {
-            *a.by_upstream.entry(u.clone()).or_default() += 1;
-        }
-        if let Some(ph) = c.phase {
-            *a.by_phase.entry(ph).or_default() += 1;
-        }
-        a.wrong_version_number += u64::from(c.wrong_version_number);
-        a.last = ProxyErrorOccurrence {
+        acc.entry(c.kind).or_default().add(ProxyErrorOccurrence {
             time: Some(t),
             level: p.level,
             upstream,
@@ -586,8 +712,10 @@ pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObs
             errno: c.errno,
             phase: c.phase,
             wrong_version_number: c.wrong_version_number,
+            status: None,
+            reason: None,
             line: super::excerpt(line),
-        };
+        });
     }
     // The window reaches past what was read if the oldest line read is
     // inside it and older lines exist unread.
@@ -620,16 +748,16 @@ pub fn scan(spec: &ProxyErrorLogSpec, now: UnixTime) -> ProxyErrorLogObservation
                     t.lines
                         .iter()
                         .rev()
-                        .find_map(|l| time::parse_nginx(l))
+                        .find_map(|l| line_stamp(l, now))
                         .map(|s| s.wall),
                     t.mtime,
                 );
                 t.lines
                     .iter()
-                    .find_map(|l| time::parse_nginx(l))
+                    .find_map(|l| line_stamp(l, now))
                     .is_none_or(|s| s.to_unix(clock).0 >= since)
             });
-            analyze(&t, spec.window, now)
+            analyze_with(&t, spec.window, now, &spec.servers)
         }
         Err(f) => ProxyErrorLogObservation {
             window_secs: spec.window.as_secs(),

@@ -215,6 +215,41 @@ fn syslog(b: &[u8], at: usize, now: UnixTime) -> Option<i64> {
     }
 }
 
+/// HAProxy's accept date `[26/Nov/2026:09:30:12.123]` (`%tr`, local time,
+/// no zone) anywhere in `line`: the first `[` followed by one.
+pub fn parse_haproxy_date(line: &str) -> Option<Stamp> {
+    let b = line.as_bytes();
+    let mut from = 0;
+    while let Some(i) = line.get(from..)?.find('[') {
+        let at = from + i + 1;
+        from = at;
+        let d = digits(b, at, 2);
+        let mon = b.get(at + 3..at + 6);
+        let month = mon.and_then(|m| MONTHS.iter().position(|x| x.as_bytes() == m));
+        let seps = b.get(at + 2) == Some(&b'/')
+            && b.get(at + 6) == Some(&b'/')
+            && b.get(at + 11) == Some(&b':')
+            && b.get(at + 14) == Some(&b':')
+            && b.get(at + 17) == Some(&b':');
+        if let (Some(d), Some(month), true) = (d, month, seps)
+            && let Some(w) = wall(
+                digits(b, at + 7, 4)?,
+                month as i64 + 1,
+                d,
+                digits(b, at + 12, 2)?,
+                digits(b, at + 15, 2)?,
+                digits(b, at + 18, 2)?,
+            )
+        {
+            return Some(Stamp {
+                wall: w,
+                offset: None,
+            });
+        }
+    }
+    None
+}
+
 /// How far into a line a timestamp may start (after a level, a bracket, a
 /// process name).
 const STAMP_SEARCH_BYTES: usize = 48;
@@ -280,6 +315,16 @@ mod tests {
         assert_eq!(year_of_days(days_from_civil(2024, 2, 29)), 2024);
         assert_eq!(year_of_days(days_from_civil(2026, 1, 1)), 2026);
         assert_eq!(year_of_days(days_from_civil(2025, 12, 31)), 2025);
+    }
+
+    #[test]
+    fn haproxy_accept_date() {
+        let s = parse_haproxy_date("127.0.0.1:5 [26/Nov/2026:09:30:12.123] fe be/s1").unwrap();
+        assert_eq!(s.wall, NOW.0);
+        assert_eq!(s.offset, None);
+        assert!(parse_haproxy_date("[x] [26/Nov/2026:09:30:12]").is_some());
+        assert!(parse_haproxy_date("[26/Foo/2026:09:30:12.1]").is_none());
+        assert!(parse_haproxy_date("[26/Nov/20").is_none());
     }
 
     #[test]

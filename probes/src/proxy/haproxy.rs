@@ -152,6 +152,9 @@ pub struct HaproxyModel {
     pub frontends: Vec<Frontend>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub backends: Vec<Backend>,
+    /// Log files its `log` targets end in (see [`Self::error_logs`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub log_files: Vec<PathBuf>,
 }
 
 impl HaproxyModel {
@@ -217,9 +220,25 @@ impl HaproxyModel {
         out
     }
 
-    /// Error log files: none, haproxy logs to syslog targets ([`Self::logs`]).
+    /// Its log files: a `log` target that is a regular file, else the file
+    /// rsyslog writes for it (`/var/log/haproxy.log`) when it exists; found
+    /// by [`load`] ([`Self::log_files`]).
     pub fn error_logs(&self) -> Vec<PathBuf> {
-        Vec::new()
+        self.log_files.clone()
+    }
+
+    /// Every server as `backend/server` with the address it forwards to, as
+    /// the log names them.
+    pub fn server_addresses(&self) -> std::collections::BTreeMap<String, String> {
+        self.backends
+            .iter()
+            .flat_map(|b| {
+                b.servers
+                    .iter()
+                    .filter(|s| !matches!(s.address, Address::Unresolved { .. }))
+                    .map(|s| (format!("{}/{}", b.name, s.name), s.address.to_string()))
+            })
+            .collect()
     }
 
     /// The backend named `name`.
@@ -310,6 +329,9 @@ struct Own {
     maxconn: Option<Setting<u64>>,
     /// The defaults section it inherits from.
     parent: Option<usize>,
+    /// The last `default-server` line's parameters: they apply to the
+    /// servers after it in this section.
+    default_server: Vec<String>,
 }
 
 /// Parse configuration files given as `(path, text)` in load order. Each
@@ -453,14 +475,14 @@ pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
                     frontend_line(&mut m.frontends[f], kw, args, &origin);
                 }
                 Section::Backend(b) => {
-                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
-                    backend_line(&mut m.backends[b], kw, args, &origin);
+                    let (backend, own) = (&mut m.backends[b], &mut backend_own[b]);
+                    backend_line(backend, own, kw, args, &origin, &mut warnings);
                 }
                 Section::Listen(f, b) => {
                     own_setting(&mut frontend_own[f], kw, args, &origin, &mut warnings);
-                    own_setting(&mut backend_own[b], kw, args, &origin, &mut warnings);
                     frontend_line(&mut m.frontends[f], kw, args, &origin);
-                    backend_line(&mut m.backends[b], kw, args, &origin);
+                    let (backend, own) = (&mut m.backends[b], &mut backend_own[b]);
+                    backend_line(backend, own, kw, args, &origin, &mut warnings);
                 }
             }
         }
@@ -589,30 +611,83 @@ fn frontend_line(f: &mut Frontend, kw: &str, args: &[String], origin: &Origin) {
     }
 }
 
-fn backend_line(b: &mut Backend, kw: &str, args: &[String], origin: &Origin) {
-    if kw != "server" {
-        return;
-    }
-    let (Some(name), Some(raw)) = (args.first(), args.get(1)) else {
-        return;
+/// One directive of a backend (or a `listen`'s backend half): the settings
+/// it inherits and passes on ([`own_setting`]), then its servers: `server`,
+/// `server-template` (expanded to `NAME1`..`NAMEn`, each a target at the
+/// same address) and `default-server` (its parameters go before those of
+/// every later server line of the section).
+fn backend_line(
+    b: &mut Backend,
+    own: &mut Own,
+    kw: &str,
+    args: &[String],
+    origin: &Origin,
+    warnings: &mut Vec<String>,
+) {
+    own_setting(own, kw, args, origin, warnings);
+    let (names, raw, rest): (Vec<String>, &String, &[String]) = match kw {
+        "default-server" => {
+            own.default_server = args.to_vec();
+            return;
+        }
+        "server" => {
+            let (Some(name), Some(raw)) = (args.first(), args.get(1)) else {
+                return;
+            };
+            (vec![name.clone()], raw, &args[2..])
+        }
+        "server-template" => {
+            let (Some(prefix), Some(num), Some(raw)) = (args.first(), args.get(1), args.get(2))
+            else {
+                return;
+            };
+            let Some(range) = template_range(num) else {
+                warnings.push(format!("{origin}: server-template: bad number {num:?}"));
+                return;
+            };
+            (
+                range.map(|i| format!("{prefix}{i}")).collect(),
+                raw,
+                &args[3..],
+            )
+        }
+        _ => return,
     };
-    let params: Vec<String> = args[2..].to_vec();
-    let has = |p: &str| params.iter().any(|x| x == p);
-    b.servers.push(HaproxyServer {
-        name: name.clone(),
-        raw: raw.clone(),
-        address: server_address(raw),
-        check: has("check"),
-        ssl: has("ssl"),
-        backup: has("backup"),
-        disabled: has("disabled"),
-        params: params
-            .iter()
-            .filter(|p| !["check", "ssl", "backup", "disabled"].contains(&p.as_str()))
-            .cloned()
-            .collect(),
-        origin: origin.clone(),
-    });
+    let params: Vec<String> = own.default_server.iter().chain(rest).cloned().collect();
+    let has = |p: &str| {
+        let last_on = params.iter().rposition(|x| x == p);
+        let last_off = params.iter().rposition(|x| *x == format!("no-{p}"));
+        last_on.is_some() && last_on > last_off
+    };
+    for name in names {
+        b.servers.push(HaproxyServer {
+            name,
+            raw: raw.clone(),
+            address: server_address(raw),
+            check: has("check"),
+            ssl: has("ssl"),
+            backup: has("backup"),
+            disabled: has("disabled"),
+            params: params
+                .iter()
+                .filter(|p| {
+                    let p = p.strip_prefix("no-").unwrap_or(p);
+                    !["check", "ssl", "backup", "disabled"].contains(&p)
+                })
+                .cloned()
+                .collect(),
+            origin: origin.clone(),
+        });
+    }
+}
+
+/// `server-template`'s number: `3` (1 to 3) or `2-4`; at most 1024 servers.
+fn template_range(num: &str) -> Option<std::ops::RangeInclusive<u32>> {
+    let (lo, hi) = match num.split_once('-') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => (1, num.parse().ok()?),
+    };
+    (lo >= 1 && lo <= hi && hi - lo < 1024).then_some(lo..=hi)
 }
 
 /// A server address: `host:port`, `[v6]:port`, `ipv4@...`, `ipv6@...`,
@@ -719,9 +794,41 @@ pub fn load(configs: &[PathBuf]) -> Loaded<HaproxyModel> {
         ));
         return out;
     }
-    let (model, warnings) = parse(&sources);
+    let (mut model, warnings) = parse(&sources);
+    model.log_files = log_files(&model.logs);
     out.model = Some(model);
     out.warnings.extend(warnings);
+    out
+}
+
+/// Where rsyslog writes HAProxy's log on Debian, Ubuntu and RHEL.
+pub const RSYSLOG_HAPROXY_LOG: &str = "/var/log/haproxy.log";
+
+/// The files `log` targets end in: a target that is a regular file (not
+/// the syslog socket it usually is), else rsyslog's file when HAProxy
+/// logs to syslog and that file exists. `stdout`/`stderr` targets: none.
+fn log_files(logs: &[Setting<String>]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut syslog = false;
+    for l in logs {
+        let Some(target) = l.value.split_whitespace().next() else {
+            continue;
+        };
+        if matches!(target, "stdout" | "stderr" | "global") || target.starts_with("fd@") {
+            continue;
+        }
+        let path = Path::new(target);
+        if path.is_absolute() && path.is_file() {
+            if !out.iter().any(|p| p == path) {
+                out.push(path.to_path_buf());
+            }
+        } else {
+            syslog = true;
+        }
+    }
+    if out.is_empty() && syslog && Path::new(RSYSLOG_HAPROXY_LOG).is_file() {
+        out.push(PathBuf::from(RSYSLOG_HAPROXY_LOG));
+    }
     out
 }
 
@@ -754,6 +861,29 @@ mod tests {
         );
         assert_eq!(split_line("'x y' z"), ["x y", "z"]);
         assert!(split_line("# only a comment").is_empty());
+    }
+
+    #[test]
+    fn default_server_and_server_template() {
+        let text = "backend app\n    server before 127.0.0.1:1\n    default-server check maxconn 10\n    \
+                    server a 127.0.0.1:2\n    server b 127.0.0.1:3 no-check maxconn 20\n    \
+                    server-template web 2-3 127.0.0.1:4 backup\n    server-template bad x 127.0.0.1:5\n";
+        let (m, w) = parse_str(text, Path::new("/h.cfg"));
+        let s = &m.backends[0].servers;
+        let names: Vec<&str> = s.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["before", "a", "b", "web2", "web3"]);
+        assert!(
+            !s[0].check && s[0].param("maxconn").is_none(),
+            "before default-server"
+        );
+        assert!(s[1].check);
+        assert_eq!(s[1].param("maxconn"), Some("10"));
+        assert!(!s[2].check, "no-check wins");
+        assert_eq!(s[2].params, ["maxconn", "10", "maxconn", "20"]);
+        assert!(s[3].check && s[3].backup);
+        assert_eq!(s[3].origin.line, 6);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("/h.cfg:7"), "{w:?}");
     }
 
     #[test]
