@@ -38,6 +38,7 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
         kind: configured.and_then(|p| p.kind).map(|k| match k {
             ProxyKind::Nginx => why5xx_probes::proxy::ProxyKind::Nginx,
             ProxyKind::Haproxy => why5xx_probes::proxy::ProxyKind::Haproxy,
+            ProxyKind::Apache => why5xx_probes::proxy::ProxyKind::Apache,
         }),
         config: configured.and_then(|p| p.config.clone()),
         error_log: configured.and_then(|p| p.error_log.clone()),
