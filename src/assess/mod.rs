@@ -784,6 +784,9 @@ pub fn error_kind_words(kind: why5xx_probes::logs::proxy_error::ProxyErrorKind) 
         K::TooManyOpenFiles => "too many open files",
         K::NoSpace => "no space left on device",
         K::WorkerConnections => "worker_connections are not enough",
+        K::WorkerDisabled => "backend worker disabled (in retry)",
+        K::AllWorkersBusy => "all backend workers busy",
+        K::FastcgiDispatch => "FastCGI dispatch failed",
     }
 }
 

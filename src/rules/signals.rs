@@ -53,6 +53,9 @@ table!(proxy_error, PROXY_ERRORS, Pe {
     TooManyOpenFiles => Use::Rule(&[C::ResourceExhaustion]),
     NoSpace => Use::Rule(&[C::FilesystemError]),
     WorkerConnections => Use::Rule(&[C::ResourceExhaustion]),
+    WorkerDisabled => Use::Evidence,
+    AllWorkersBusy => Use::Evidence,
+    FastcgiDispatch => Use::Evidence,
 });
 
 table!(signature, SIGNATURES, Sig {
