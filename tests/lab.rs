@@ -29,10 +29,10 @@ const APP_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/app.py");
 const READY: Duration = Duration::from_secs(5);
 
 /// A process the lab started, in a process group of its own.
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
     /// The port it listens on.
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
@@ -46,7 +46,7 @@ impl Proc {
     }
 
     /// `http://127.0.0.1:{port}{path}`.
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
@@ -62,11 +62,11 @@ fn kill_group(child: &mut Child) {
 
 /// One scenario: a temporary directory, the processes, mounts and cgroups it
 /// made, and the why5xx configuration being built.
-struct Lab {
+pub(crate) struct Lab {
     name: &'static str,
     dir: tempfile::TempDir,
     nginx: Option<support::Nginx>,
-    procs: Vec<Proc>,
+    pub(crate) procs: Vec<Proc>,
     other_children: Vec<Child>,
     mounts: Vec<PathBuf>,
     cgroups: Vec<PathBuf>,
@@ -76,15 +76,18 @@ struct Lab {
     /// Which of `procs` is the application, once started.
     app: Option<usize>,
     /// Where nginx and why5xx expect the application (`{app}` in nginx bodies).
-    app_port: u16,
+    pub(crate) app_port: u16,
     /// `[[endpoint]]`, `[[upstream]]`, ... sections, in order.
     sections: String,
     /// `[host] disks`: the lab's directory and its mounts, never the box's.
     disks: Vec<PathBuf>,
+    /// `[agent] discover`: off unless a scenario runs with the proxy
+    /// discovered rather than configured.
+    pub(crate) discover: bool,
 }
 
 impl Lab {
-    fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix(&format!("why5xx-lab-{name}-"))
             .tempdir()
@@ -104,10 +107,11 @@ impl Lab {
             app_port: 0,
             sections: String::new(),
             disks,
+            discover: false,
         }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
@@ -115,7 +119,7 @@ impl Lab {
 
     /// Start `app.py` as the application: marker, listen address and log
     /// are filled in; `args` chooses the mode. Waits until it listens.
-    fn app(&mut self, args: &[&str]) -> usize {
+    pub(crate) fn app(&mut self, args: &[&str]) -> usize {
         let port = support::free_port();
         self.app_on(port, args)
     }
@@ -219,7 +223,7 @@ impl Lab {
     }
 
     /// Kill process `i` (its group) and reap it.
-    fn kill(&mut self, i: usize) {
+    pub(crate) fn kill(&mut self, i: usize) {
         kill_group(&mut self.procs[i].child);
     }
 
@@ -324,7 +328,7 @@ impl Lab {
 
     // --- the why5xx configuration ---
 
-    fn section(&mut self, text: &str) {
+    pub(crate) fn section(&mut self, text: &str) {
         self.sections.push_str(text.trim_end());
         self.sections.push_str("\n\n");
     }
@@ -349,7 +353,7 @@ impl Lab {
 
     /// `[[upstream]] name = "app"` at `url`, with the marker and log, plus
     /// `extra` lines.
-    fn upstream(&mut self, url: &str, extra: &str) {
+    pub(crate) fn upstream(&mut self, url: &str, extra: &str) {
         let (marker, log) = (self.marker.clone(), self.path("app.log"));
         self.section(&format!(
             "[[upstream]]\nname = \"app\"\nurl = \"{url}\"\nprocess = \"{marker}\"\nlog = \"{}\"\n{extra}\n",
@@ -373,9 +377,10 @@ impl Lab {
             .map(|d| format!("\"{}\"", d.display()))
             .collect();
         format!(
-            "# why5xx failure lab: {}\n[agent]\ndiscover = false\ndeadline = \"10s\"\n\n\
+            "# why5xx failure lab: {}\n[agent]\ndiscover = {}\ndeadline = \"10s\"\n\n\
              [host]\ndisks = [{}]\nload_warn = 1000.0\n\n{}",
             self.name,
+            self.discover,
             disks.join(", "),
             self.sections
         )
@@ -385,7 +390,7 @@ impl Lab {
 
     /// Run the real binary on this scenario and assert its first finding is
     /// `expected` (`None`: healthy, no finding at warning or above).
-    fn diagnose(&self, expected: Option<&str>) -> Value {
+    pub(crate) fn diagnose(&self, expected: Option<&str>) -> Value {
         let config = self.path("why5xx.toml");
         std::fs::write(&config, self.config_text()).unwrap();
         let started = Instant::now();
@@ -713,7 +718,7 @@ fn openssl_verify(port: u16, name: &str, ca: &Path) -> String {
 }
 
 /// Wait until `cond` holds, polling, for at most `limit`.
-fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let until = Instant::now() + limit;
     while !cond() {
         assert!(Instant::now() < until, "timed out waiting for {what}");

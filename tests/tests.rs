@@ -12,6 +12,7 @@ mod diagnose;
 mod formats;
 mod hostile;
 mod lab;
+mod lab_apache;
 mod modes;
 mod secrets;
 mod tools;
