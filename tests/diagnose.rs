@@ -257,21 +257,52 @@ async fn zero_config_discovers_nginx_and_its_upstream() {
         .await
         .unwrap();
 
+    let Some(r) = discovered_run("proxy:nginx", nginx.pid(), app, dead, &nginx.error_log()).await
+    else {
+        return;
+    };
+    let up = r["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == format!("upstream:{app}"))
+        .unwrap();
+    assert_eq!(up["target"], format!("http://{app}/"));
+}
+
+/// Run with no arguments and check that discovery found the proxy `pid`
+/// (probe `proxy_id`), probed `app` (healthy) and `dead` (refused)
+/// directly, read `error_log`, and named the dead upstream. `None` when
+/// another proxy on this host was found instead (only the shape checked).
+async fn discovered_run(
+    proxy_id: &str,
+    pid: u32,
+    app: SocketAddr,
+    dead: SocketAddr,
+    error_log: &std::path::Path,
+) -> Option<Value> {
     let (_, out, _) = run(vec!["--format".into(), "json".into()]).await;
     let r = json(&out);
     let probes = r["probes"].as_array().unwrap();
-    let proxy = probes
-        .iter()
-        .find(|p| p["id"] == "proxy:nginx")
-        .unwrap_or_else(|| panic!("no proxy probe: {out}"));
+    let Some(proxy) = probes.iter().find(|p| p["id"] == proxy_id) else {
+        // Another kind of proxy runs here (a system nginx) and discovery
+        // prefers it.
+        assert!(
+            probes
+                .iter()
+                .any(|p| p["id"].as_str().is_some_and(|i| i.starts_with("proxy:"))),
+            "{out}"
+        );
+        return None;
+    };
     let obs = &proxy["observations"];
     if obs["masters_running"] != 1 {
-        // Another nginx runs on this host (a system one): discovery picks the
-        // oldest, which is not ours; only the general shape can be checked.
+        // Another master of this kind runs on this host (a system one):
+        // discovery picks the oldest, which is not ours.
         assert!(obs["master"]["pid"].is_u64(), "{proxy}");
-        return;
+        return None;
     }
-    assert_eq!(obs["master"]["pid"], nginx.pid(), "{proxy}");
+    assert_eq!(obs["master"]["pid"], pid, "{proxy}");
     let get = |id: String| {
         probes
             .iter()
@@ -280,11 +311,10 @@ async fn zero_config_discovers_nginx_and_its_upstream() {
     };
     let up = get(format!("upstream:{app}"));
     assert_eq!(up["observations"]["status"], 200, "{up}");
-    assert_eq!(up["target"], format!("http://{app}/"));
     let down = get(format!("upstream:{dead}"));
     assert_eq!(down["observations"]["failure"]["kind"], "refused", "{down}");
     let log = get("log:proxy".to_string());
-    assert_eq!(log["target"], nginx.error_log().display().to_string());
+    assert_eq!(log["target"], error_log.display().to_string());
     let kinds: Vec<&str> = log["observations"]["kinds"]
         .as_array()
         .unwrap()
@@ -300,6 +330,29 @@ async fn zero_config_discovers_nginx_and_its_upstream() {
         .map(|f| f["cause"].as_str().unwrap())
         .collect();
     assert!(causes.contains(&"upstream-not-running"), "{causes:?}");
+    Some(r)
+}
+
+/// On a box running Apache in front of an application, a run with no
+/// arguments finds Apache, probes its backends directly and reads its
+/// error log; the refused backend (a 503 from Apache) is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn zero_config_discovers_apache_and_its_upstream() {
+    let app = support::http_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    )
+    .await;
+    let dead = support::refused_addr();
+    let apache = support::Apache::start(&format!(
+        "ProxyPass /old/ http://{dead}/\nProxyPass / http://{app}/\n"
+    ));
+    let url = apache.url("/old/x");
+    let status = tokio::task::spawn_blocking(move || support::get_status(&url))
+        .await
+        .unwrap();
+    assert_eq!(status, 503, "Apache answers a refused backend with 503");
+
+    discovered_run("proxy:apache", apache.pid(), app, dead, &apache.error_log()).await;
 }
 
 /// nginx's own access log, in its own `log_format`, read back as the

@@ -410,6 +410,37 @@ fn own_comm() -> String {
         .to_string()
 }
 
+/// Write `config` to a file and check it with `why5xx check-config`; the
+/// directory (kept while it lives) and the file.
+async fn written_and_checked(config: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("why5xx.toml");
+    std::fs::write(&path, config).unwrap();
+    let (code, checked, err) =
+        run_async(vec!["check-config".into(), path.display().to_string()]).await;
+    assert_eq!(code, 0, "check-config: {err}\n{config}");
+    assert!(checked.contains("OK"), "{checked}");
+    (dir, path)
+}
+
+/// `why5xx init`'s output, found by discovery when it names `conf`, else
+/// with `--proxy-config conf` (another proxy on this box is preferred).
+async fn init_naming(conf: &str) -> String {
+    let (code, out, err) = run_async(vec!["init".into()]).await;
+    assert_eq!(code, 0, "{err}");
+    if out.contains(conf) {
+        return out;
+    }
+    let (code, explicit, err) = run_async(vec![
+        "init".into(),
+        "--proxy-config".into(),
+        conf.to_string(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    explicit
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn init_behind_nginx_writes_the_upstream_into_a_config_that_checks() {
     let (app, _hits, _server) = counting_server(Duration::ZERO).await;
@@ -420,26 +451,13 @@ async fn init_behind_nginx_writes_the_upstream_into_a_config_that_checks() {
     // Discovery picks the oldest nginx master: ours on a clean box; when
     // another nginx runs here, name ours explicitly.
     let conf = nginx.conf().display().to_string();
-    let (code, mut out, err) = run_async(vec!["init".into()]).await;
-    assert_eq!(code, 0, "{err}");
-    if !out.contains(&conf) {
-        let (code, explicit, err) =
-            run_async(vec!["init".into(), "--proxy-config".into(), conf.clone()]).await;
-        assert_eq!(code, 0, "{err}");
-        out = explicit;
-    }
+    let out = init_naming(&conf).await;
     assert!(out.contains(&format!("config = \"{conf}\"")), "{out}");
     assert!(
         out.contains(&format!("running as pid {}", nginx.pid())),
         "{out}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("why5xx.toml");
-    std::fs::write(&path, &out).unwrap();
-    let (code, checked, err) =
-        run_async(vec!["check-config".into(), path.display().to_string()]).await;
-    assert_eq!(code, 0, "check-config: {err}\n{out}");
-    assert!(checked.contains("OK"), "{checked}");
+    let (_dir, path) = written_and_checked(&out).await;
 
     assert!(out.contains("kind = \"nginx\""), "{out}");
     assert!(out.contains(&format!("url = \"http://{app}/\"")), "{out}");
@@ -466,6 +484,25 @@ async fn init_behind_nginx_writes_the_upstream_into_a_config_that_checks() {
         .unwrap_or_else(|| panic!("no upstream:app probe: {report}"));
     assert_eq!(up["status"], "ok", "{up}");
     assert_ne!(code, 3, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_behind_apache_writes_the_upstream_into_a_config_that_checks() {
+    let (app, _hits, _server) = counting_server(Duration::ZERO).await;
+    let apache = support::Apache::start(&format!(
+        "<VirtualHost 127.0.0.1:{{port}}>\n  ServerName shop.test\n  ProxyPass / http://{app}/\n</VirtualHost>\n"
+    ));
+    let conf = apache.conf().display().to_string();
+    let out = init_naming(&conf).await;
+    assert!(out.contains("kind = \"apache\""), "{out}");
+    assert!(out.contains(&format!("config = \"{conf}\"")), "{out}");
+    assert!(
+        out.contains(&format!("running as pid {}", apache.pid())),
+        "{out}"
+    );
+    assert!(out.contains(&format!("url = \"http://{app}/\"")), "{out}");
+    assert!(out.contains("shop.test"), "{out}");
+    written_and_checked(&out).await;
 }
 
 #[test]

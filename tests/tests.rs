@@ -13,6 +13,7 @@ mod diagnose;
 mod formats;
 mod hostile;
 mod lab;
+mod lab_apache;
 mod lab_haproxy;
 mod modes;
 mod secrets;

@@ -205,6 +205,104 @@ fn addr(text: &str) -> Address {
 }
 
 #[test]
+fn apache_lines_are_classified_and_attributed() {
+    use ProxyErrorKind as K;
+    // Lines written by Apache 2.4.71 (see apache_error.README.md).
+    let now = UnixTime(1_796_157_405); // 2026-12-01T20:36:45Z
+    let obs = proxy_error::analyze(&fixture("apache_error.log"), WINDOW, now);
+    assert_eq!(obs.lines_scanned, 30);
+    assert_eq!(obs.lines_in_window, 30);
+    let expected = [
+        (K::ConnectRefused, 4),
+        (K::UnixSocketMissing, 2),
+        (K::CouldNotResolve, 1),
+        (K::PrematurelyClosed, 2),
+        (K::SslHandshakeFailed, 1),
+        (K::UpstreamTimedOut, 1),
+        (K::WorkerDisabled, 2),
+        (K::NoLiveUpstreams, 2),
+        (K::AllWorkersBusy, 1),
+    ];
+    for (kind, count) in expected {
+        assert_eq!(obs.count(kind), count, "{kind:?}: {obs:#?}");
+    }
+    let total: u64 = obs.kinds.iter().map(|k| k.count).sum();
+    assert_eq!(
+        total, 16,
+        "follow-up lines (AH01114, AH00898 reading) are not counted again"
+    );
+    assert_eq!(obs.unclassified_errors, 1, "only AH03490");
+    let refused = |t: &str| obs.count_for(K::ConnectRefused, Some(&addr(t)));
+    assert_eq!(refused("127.0.0.1:19009"), 2);
+    assert_eq!(refused("http://127.0.0.1:19001/"), 1);
+    assert_eq!(refused("127.0.0.1:1900"), 0);
+    assert_eq!(refused("localhost:19002"), 1);
+    assert_eq!(
+        obs.count_for(
+            K::UnixSocketMissing,
+            Some(&addr("unix:/tmp/apx/missing.sock"))
+        ),
+        1
+    );
+    assert_eq!(
+        obs.count_for(
+            K::CouldNotResolve,
+            Some(&addr("nonexistent-backend.invalid:8080"))
+        ),
+        1
+    );
+    assert_eq!(
+        obs.count_for(K::SslHandshakeFailed, Some(&addr("127.0.0.1:19080"))),
+        1,
+        "the handshake line names no backend: the request's previous line does"
+    );
+    assert_eq!(
+        obs.count_for(K::UpstreamTimedOut, Some(&addr("127.0.0.1:19050"))),
+        1
+    );
+    let timed_out = obs.kind(K::UpstreamTimedOut).unwrap();
+    assert_eq!(timed_out.last.errno, Some(70_007));
+    assert!(timed_out.last.line.contains("AH01102"), "{timed_out:?}");
+    assert_eq!(
+        obs.count_for(K::WorkerDisabled, Some(&addr("127.0.0.1:19002"))),
+        1
+    );
+    assert!(
+        obs.kind(K::NoLiveUpstreams)
+            .unwrap()
+            .by_upstream
+            .contains_key("balancer://nofo")
+    );
+    assert_eq!(obs.by_level[&NginxLevel::Notice], 2);
+    assert_eq!(obs.last_time, Some(UnixTime(1_796_157_400)));
+}
+
+#[test]
+fn apache_line_parts() {
+    let l = proxy_error::parse_apache_line("[Tue Dec 01 20:35:49.526801 2026] [proxy:error] [pid 2189:tid 2249] (EAI 2)Name or service not known: [client 127.0.0.1:41084] AH00898: DNS lookup failure for: x.invalid returned by /dns").unwrap();
+    assert_eq!(
+        (l.module, l.level, l.thread),
+        ("proxy", Some(NginxLevel::Error), "pid 2189:tid 2249")
+    );
+    assert_eq!(
+        (l.errno, l.client, l.code),
+        (None, Some("127.0.0.1:41084"), Some("AH00898"))
+    );
+    assert_eq!(
+        l.message,
+        "DNS lookup failure for: x.invalid returned by /dns"
+    );
+    let bare = proxy_error::parse_apache_line(
+        "[Wed Oct 11 14:32:52 2000] [error] [client 1.2.3.4] no code here",
+    )
+    .unwrap();
+    assert_eq!((bare.module, bare.level), ("", Some(NginxLevel::Error)));
+    assert_eq!((bare.code, bare.message), (None, "no code here"));
+    assert!(proxy_error::parse_apache_line("[Wed Oct 11 14:32 2000] x").is_none());
+    assert!(proxy_error::parse_apache_line("2026/11/26 09:30:12 [error] 1#1: x").is_none());
+}
+
+#[test]
 fn errors_are_attributed_to_typed_addresses() {
     use ProxyErrorKind as K;
     // Lines written by nginx 1.22 (the last two with their addresses changed).

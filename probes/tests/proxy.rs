@@ -1368,3 +1368,169 @@ fn nginx_quoted_lua_block_directive_is_lua_too() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(m.forward_targets().len(), 1);
 }
+
+/// A real Apache (the test's own, `-D FOREGROUND`) is discovered with its
+/// `-f` and `-D`, and its configuration — an `IncludeOptional` glob, a
+/// `Define`, `<IfModule>`/`<IfDefine>`, a vhost, a balancer, a `FastCGI`
+/// handler — gives the targets and timeouts Apache itself uses: the
+/// refused backend answers 503 and Apache's log names it.
+#[tokio::test]
+async fn discovery_finds_this_tests_apache_master() {
+    let refused = support::refused_addr().port();
+    let apache = support::Apache::start(&format!(
+        "Define BACKEND 127.0.0.1:{refused}\nTimeout 300\nIncludeOptional {{root}}/sites/*.conf\nIncludeOptional {{root}}/none/*.conf\n"
+    ));
+    let sites = apache.root.path().join("sites");
+    std::fs::create_dir_all(&sites).unwrap();
+    std::fs::write(
+        sites.join("app.conf"),
+        format!(
+            "<IfModule proxy_module>\n  ProxyTimeout 7\n</IfModule>\n<IfDefine !FOREGROUND>\n  ProxyTimeout 1\n</IfDefine>\n\
+             <Proxy \"balancer://pool\">\n  BalancerMember http://127.0.0.1:{refused} retry=5\n  BalancerMember http://127.0.0.1:{refused} status=+H\n</Proxy>\n\
+             ProxyPass /static !\nProxyPass /pool balancer://pool/\nProxyPass / http://${{BACKEND}}/ connectiontimeout=2\n\
+             <LocationMatch \"\\.php$\">\n  SetHandler \"proxy:unix:{}/php.sock|fcgi://localhost/\"\n</LocationMatch>\n",
+            apache.root.path().display()
+        ),
+    )
+    .unwrap();
+    // The site was written after the start: ask Apache to read it, the way
+    // an operator would, and check Apache accepts it.
+    let check = std::process::Command::new("apache2")
+        .arg("-f")
+        .arg(apache.conf())
+        .args(["-D", "FOREGROUND", "-t"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-USR1", &apache.pid().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut status = 0;
+    for _ in 0..100 {
+        status = support::get_status(&apache.url("/x"));
+        if status == 503 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(status, 503, "Apache answers a refused backend with 503");
+    assert!(
+        apache.error_log_text().contains(&format!(
+            "AH00957: http: attempt to connect to 127.0.0.1:{refused}"
+        )),
+        "{}",
+        apache.error_log_text()
+    );
+
+    let masters = proxy::discover_masters();
+    let master = masters
+        .iter()
+        .find(|m| m.pid == apache.pid())
+        .unwrap_or_else(|| panic!("pid {} not among {masters:?}", apache.pid()));
+    assert_eq!(master.kind, ProxyKind::Apache);
+    assert_eq!(master.configs, [apache.conf()]);
+    assert_eq!(master.defines, ["FOREGROUND"]);
+    assert_eq!(
+        masters
+            .iter()
+            .filter(|m| m.kind == ProxyKind::Apache)
+            .count(),
+        1,
+        "Apache's children are not masters: {masters:?}"
+    );
+
+    let spec = ProxySpec {
+        kind: Some(ProxyKind::Apache),
+        discover: true,
+        ..ProxySpec::default()
+    };
+    let obs = proxy::run(&spec, &ProbeContext::default()).await;
+    assert!(obs.failure.is_none(), "{:?}", obs.failure);
+    assert_eq!(obs.kind, Some(ProxyKind::Apache));
+    assert_eq!(obs.master.as_ref().unwrap().pid, apache.pid());
+    assert!(obs.warnings.is_empty(), "{:?}", obs.warnings);
+    let model = obs.model().unwrap();
+    assert_eq!(model.error_logs, [apache.error_log()]);
+    assert_eq!(model.access_logs.len(), 1);
+    assert!(
+        model.access_logs[0]
+            .pattern
+            .as_deref()
+            .unwrap()
+            .ends_with("%D")
+    );
+    assert_eq!(model.listeners.len(), 1);
+    let t = &model.targets;
+    assert_eq!(t.len(), 4, "{t:#?}");
+    let backend = Address::Tcp {
+        host: "127.0.0.1".into(),
+        port: refused,
+    };
+    let root_pass = t
+        .iter()
+        .find(|t| t.location.as_deref() == Some("/"))
+        .unwrap();
+    assert_eq!(root_pass.address, backend);
+    assert_eq!(
+        root_pass.timeouts.read.value,
+        Some(Millis(7000.0)),
+        "ProxyTimeout, not Timeout"
+    );
+    assert_eq!(root_pass.timeouts.connect.value, Some(Millis(2000.0)));
+    let pool: Vec<_> = t.iter().filter(|t| t.upstream.is_some()).collect();
+    assert_eq!(pool.len(), 2);
+    assert!(!pool[0].backup && pool[1].backup);
+    let php = t.iter().find(|t| t.protocol == Protocol::Fastcgi).unwrap();
+    assert_eq!(
+        php.address,
+        Address::Unix {
+            path: apache.root.path().join("php.sock")
+        }
+    );
+    assert_eq!(
+        model.dialect.check_and_reload(model.config.as_deref()),
+        format!(
+            "apachectl -f {0} -t && apachectl -f {0} -k graceful",
+            apache.conf().display()
+        )
+    );
+}
+
+/// Debian's own layout, as the `apache2` package installs it: `envvars`
+/// gives `${APACHE_LOG_DIR}`, `IncludeOptional mods-enabled/*.load` the
+/// modules, `apache2.conf` sets `Timeout 300`, `ports.conf` `Listen 80`.
+#[test]
+fn debians_installed_apache2_conf_reads_without_warnings() {
+    let main = Path::new("/etc/apache2/apache2.conf");
+    assert!(main.exists(), "scripts/test installs apache2");
+    let start = proxy::discover::apache_start(main, None);
+    assert_eq!(start.env["APACHE_LOG_DIR"], "/var/log/apache2");
+    let loaded = proxy::apache::load(main, &start);
+    assert!(loaded.failure.is_none(), "{:?}", loaded.failure);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let m = loaded.model.unwrap();
+    assert!(loaded.files.len() > 5, "{:?}", loaded.files);
+    assert!(m.modules.contains("mpm_event_module") || m.modules.contains("mpm_prefork_module"));
+    assert_eq!(m.main.timeout.as_ref().map(|t| t.value), Some(300));
+    assert!(
+        m.error_logs()
+            .contains(&PathBuf::from("/var/log/apache2/error.log")),
+        "{:?}",
+        m.error_logs()
+    );
+    assert!(
+        m.listens
+            .iter()
+            .any(|l| matches!(l.address, Address::Tcp { port: 80, .. })),
+        "{:?}",
+        m.listens
+    );
+}

@@ -538,6 +538,129 @@ impl Drop for Haproxy {
     }
 }
 
+/// Where Debian's `apache2` package keeps its modules.
+pub const APACHE_MODULES: &str = "/usr/lib/apache2/modules";
+
+/// A real Apache httpd (`apache2 -f CONF -D FOREGROUND`) on a free
+/// loopback port, its own `ServerRoot`, `PidFile` and `ErrorLog` in a temporary
+/// directory; no system service is touched. Killed (with its children) on
+/// drop.
+pub struct Apache {
+    pub root: tempfile::TempDir,
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Apache {
+    /// Start Apache with `body` after a minimal reverse-proxy configuration
+    /// (`mpm_event`, `mod_proxy`, `mod_proxy_http`, `mod_proxy_fcgi`, the balancer).
+    /// In the body `{port}` becomes the port it listens on and `{root}` its
+    /// `ServerRoot`.
+    pub fn start(body: &str) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let r = root.path().display().to_string();
+        let fill = |s: &str| s.replace("{port}", &port.to_string()).replace("{root}", &r);
+        std::fs::create_dir_all(root.path().join("logs")).unwrap();
+        let modules = [
+            ("mpm_event_module", "mod_mpm_event.so"),
+            ("authz_core_module", "mod_authz_core.so"),
+            ("proxy_module", "mod_proxy.so"),
+            ("proxy_http_module", "mod_proxy_http.so"),
+            ("proxy_fcgi_module", "mod_proxy_fcgi.so"),
+            ("slotmem_shm_module", "mod_slotmem_shm.so"),
+            ("proxy_balancer_module", "mod_proxy_balancer.so"),
+            ("lbmethod_byrequests_module", "mod_lbmethod_byrequests.so"),
+        ];
+        let mut conf = format!(
+            "ServerRoot {r}\nDefaultRuntimeDir {r}/logs\nPidFile {r}/logs/httpd.pid\n\
+             ErrorLog {r}/logs/error.log\nLogLevel warn\nServerName localhost\n\
+             Listen 127.0.0.1:{port}\nUser nobody\nGroup nogroup\n"
+        );
+        for (id, file) in modules {
+            conf += &["LoadModule ", id, " ", APACHE_MODULES, "/", file, "\n"].concat();
+        }
+        conf += "StartServers 1\nServerLimit 2\nThreadsPerChild 16\nMaxRequestWorkers 32\n\
+                 LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b %D\" timed\n";
+        conf += &[
+            "CustomLog ",
+            &r,
+            "/logs/access.log timed\n",
+            &fill(body),
+            "\n",
+        ]
+        .concat();
+        let conf_path = root.path().join("httpd.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut cmd = std::process::Command::new("apache2");
+        cmd.arg("-f")
+            .arg(&conf_path)
+            .args(["-D", "FOREGROUND"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(
+                std::fs::File::create(root.path().join("logs/stderr.log")).unwrap(),
+            ));
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd
+            .spawn()
+            .expect("apache2 must be installed (scripts/test installs it)");
+        let mut apache = Self { root, child, port };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return apache;
+            }
+            if let Ok(Some(status)) = apache.child.try_wait() {
+                panic!(
+                    "apache2 exited ({status}) at start:\n{}\n{}",
+                    apache.error_log_text(),
+                    std::fs::read_to_string(apache.root.path().join("logs/stderr.log"))
+                        .unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "apache2 did not listen on {port}:\n{}",
+                apache.error_log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The master's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn conf(&self) -> PathBuf {
+        self.root.path().join("httpd.conf")
+    }
+
+    pub fn error_log(&self) -> PathBuf {
+        self.root.path().join("logs/error.log")
+    }
+
+    pub fn error_log_text(&self) -> String {
+        std::fs::read_to_string(self.error_log()).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:{port}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        // The whole process group: the master and its children.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 /// A blocking HTTP/1.1 GET with a short timeout, returning the status (0 when
 /// no response came). For driving traffic through nginx in tests.
 pub fn get_status(url: &str) -> u16 {

@@ -873,6 +873,9 @@ pub fn error_kind_words(kind: why5xx_probes::logs::proxy_error::ProxyErrorKind) 
         K::WorkerConnections => "worker_connections are not enough",
         K::ServerDown => "server DOWN by its health check",
         K::QueueTimeout => "queue timeout (sQ)",
+        K::WorkerDisabled => "backend worker disabled (in retry)",
+        K::AllWorkersBusy => "all backend workers busy",
+        K::FastcgiDispatch => "FastCGI dispatch failed",
     }
 }
 

@@ -210,7 +210,7 @@ pub fn discover(proxy_config: Option<&Path>) -> Discovered {
     found
 }
 
-/// A public URL for one address the proxy (nginx or haproxy) listens on:
+/// A public URL for one address the proxy (nginx, haproxy or Apache) listens on:
 /// its first real server name (else this host's address) over TCP.
 fn endpoint_of(listen: &proxy::ProxyListener) -> Option<FoundEndpoint> {
     let Address::Tcp { host, port } = &listen.address else {
@@ -610,7 +610,7 @@ fn write_proxy(o: &mut String, d: &Discovered) {
         }
     } else {
         o.push_str(
-            "# None found (no running nginx or haproxy, no configuration at the standard paths).\n",
+            "# None found (no running nginx, haproxy or Apache, no configuration at the standard paths).\n",
         );
         o.push_str("# [proxy]\n");
         line(

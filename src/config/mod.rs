@@ -310,6 +310,7 @@ pub struct Upstream {
 pub enum ProxyKind {
     Nginx,
     Haproxy,
+    Apache,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -718,12 +719,13 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, ConfigErr
                 Some(k) => Some(match k.get_ref().0.as_str() {
                     "nginx" => ProxyKind::Nginx,
                     "haproxy" => ProxyKind::Haproxy,
+                    "apache" => ProxyKind::Apache,
                     other => {
                         return Err(err(
                             k.span(),
                             format!(
                                 "unknown proxy kind {other:?}; expected {}",
-                                one_of(["nginx", "haproxy"])
+                                one_of(["nginx", "haproxy", "apache"])
                             ),
                         ));
                     }

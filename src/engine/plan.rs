@@ -36,6 +36,7 @@ pub fn plan_discovery(cfg: &Config) -> Vec<Planned> {
         kind: configured.and_then(|p| p.kind).map(|k| match k {
             ProxyKind::Nginx => why5xx_probes::proxy::ProxyKind::Nginx,
             ProxyKind::Haproxy => why5xx_probes::proxy::ProxyKind::Haproxy,
+            ProxyKind::Apache => why5xx_probes::proxy::ProxyKind::Apache,
         }),
         config: configured.and_then(|p| p.config.clone()),
         error_log: configured.and_then(|p| p.error_log.clone()),
@@ -570,6 +571,7 @@ fn access_log_spec(cfg: &Config, p: &ProxyObservation) -> Option<logs::AccessLog
     let model = p.model()?;
     let dialect = match model.kind {
         why5xx_probes::proxy::ProxyKind::Nginx => logs::access::FormatDialect::Nginx,
+        why5xx_probes::proxy::ProxyKind::Apache => logs::access::FormatDialect::Apache,
         why5xx_probes::proxy::ProxyKind::Haproxy => return None,
     };
     let configured = cfg.proxy.as_ref().and_then(|x| x.access_log.clone());
@@ -587,7 +589,10 @@ fn access_log_spec(cfg: &Config, p: &ProxyObservation) -> Option<logs::AccessLog
     let path = configured.or_else(|| known.map(|a| a.path.clone()))?;
     let format = known
         .and_then(|a| a.pattern.clone())
-        .unwrap_or_else(|| logs::access::NGINX_COMBINED.to_string());
+        .unwrap_or_else(|| match dialect {
+            logs::access::FormatDialect::Nginx => logs::access::NGINX_COMBINED.to_string(),
+            logs::access::FormatDialect::Apache => logs::access::APACHE_COMBINED.to_string(),
+        });
     let slow_ms = model
         .targets
         .iter()

@@ -19,7 +19,6 @@ pub mod facts;
 #[cfg(test)]
 pub mod fixtures;
 pub mod precedence;
-mod proxy_status;
 mod r500;
 mod r502;
 mod r503;
@@ -30,6 +29,7 @@ pub mod symptoms;
 
 use std::collections::HashSet;
 
+use why5xx_probes::proxy::BackendEvent;
 use why5xx_probes::{FailureKind, Observation};
 
 /// What every rule file imports.
@@ -189,7 +189,6 @@ pub fn has_rules(cause: Cause) -> bool {
 pub fn diagnose(facts: &Facts) -> Vec<Finding> {
     let mut findings = precedence::merge(RULES.iter().flat_map(|r| (r.check)(facts)).collect());
     for f in &mut findings {
-        proxy_status::add_proxy_codes(f, facts);
         attach_symptoms(f, facts);
     }
     precedence::apply(&mut findings);
@@ -208,9 +207,40 @@ pub(crate) fn now_or_info(failing: bool) -> Severity {
     symptoms::Impact::now_or_past(failing).severity()
 }
 
+/// What happens between the proxy and the backend when `cause` is the
+/// cause, for the status the proxy in front answers with
+/// ([`Dialect::status_for`](why5xx_probes::proxy::Dialect::status_for)).
+fn backend_events(cause: Cause) -> &'static [BackendEvent] {
+    use BackendEvent as E;
+    match cause {
+        Cause::UpstreamNotRunning | Cause::ProxyMisconfiguration => &[E::ConnectRefused],
+        Cause::DnsResolutionFailure => &[E::ResolveFailed],
+        Cause::TlsProtocolMismatch => &[E::TlsHandshakeFailed, E::ClosedEarly],
+        Cause::UpstreamCrashed => &[E::ClosedEarly],
+        Cause::SlowBackend | Cause::ProxyTimeoutTooShort => &[E::ReadTimeout],
+        _ => &[],
+    }
+}
+
+/// Add the codes the proxy in front answers for the finding's cause (Apache
+/// answers a refused backend with 503, a failed name lookup with 500) to
+/// the cause's own, so that its endpoints are cited.
+fn add_proxy_codes(finding: &mut Finding, f: &Facts) {
+    let dialect = f.dialect();
+    for e in backend_events(finding.cause) {
+        for code in dialect.status_for(*e) {
+            if !finding.status_codes.contains(code) {
+                finding.status_codes.push(*code);
+            }
+        }
+    }
+}
+
 /// Cite each public endpoint that shows one of the finding's status codes
-/// (or, for 504, a timeout).
+/// (or, for 504, a timeout) — the cause's own and those the proxy in front
+/// answers for it.
 fn attach_symptoms(finding: &mut Finding, f: &Facts) {
+    add_proxy_codes(finding, f);
     // A checklist cause (no status code of its own) that explains a failure
     // now explains whatever 5xx the users see.
     // So does a cause inside the application, whatever code the
@@ -475,6 +505,47 @@ mod tests {
         assert!(
             !text.contains("proxy_read_timeout") && !text.contains("nginx"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn behind_apache_a_refused_backend_is_a_503_not_overload() {
+        let found = facts_from_toml(include_str!(
+            "../../tests/fixtures/rules/apache-refused-503.toml"
+        ));
+        let f = &found[0];
+        assert_eq!(f.cause, Cause::UpstreamNotRunning, "{found:?}");
+        assert!(f.status_codes.contains(&503), "{f:?}");
+        assert!(
+            f.evidence.iter().any(|e| e.probe == "endpoint:public"),
+            "{f:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|x| matches!(x.cause, Cause::ServerOverload | Cause::Unclassified)),
+            "{found:?}"
+        );
+        let text = format!("{:?}", f.remediation);
+        assert!(!text.contains("nginx -t"), "{text}");
+    }
+
+    #[test]
+    fn behind_apache_a_dns_failure_is_a_500_not_an_exception() {
+        let found = facts_from_toml(include_str!(
+            "../../tests/fixtures/rules/apache-dns-500.toml"
+        ));
+        let f = &found[0];
+        assert_eq!(f.cause, Cause::DnsResolutionFailure, "{found:?}");
+        assert!(
+            f.evidence.iter().any(|e| e.probe == "endpoint:public"),
+            "{f:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|x| matches!(x.cause, Cause::UnhandledException | Cause::Unclassified)),
+            "{found:?}"
         );
     }
 

@@ -527,6 +527,11 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                             "Add `ssl verify required ca-file CA.pem sni str({})` to the server line at {}, or serve plain HTTP on that port",
                             u.host, t.origin
                         ),
+                        Dialect::Apache => format!(
+                            "Use ProxyPass https://{} at {} with SSLProxyEngine on (and SSLProxyCACertificateFile with the CA), or serve plain HTTP on that port",
+                            u.authority(),
+                            t.origin
+                        ),
                     },
                 )
             } else {
@@ -544,6 +549,11 @@ pub(crate) fn tls_protocol_mismatch(f: &Facts) -> Vec<Finding> {
                         ),
                         Dialect::Haproxy => format!(
                             "Remove `ssl` from the server line at {}, or enable TLS on the application",
+                            t.origin
+                        ),
+                        Dialect::Apache => format!(
+                            "Use ProxyPass http://{} at {}, or enable TLS on the application",
+                            u.authority(),
                             t.origin
                         ),
                     },

@@ -55,6 +55,9 @@ table!(proxy_error, PROXY_ERRORS, Pe {
     WorkerConnections => Use::Rule(&[C::ResourceExhaustion]),
     ServerDown => Use::Rule(&[C::UpstreamNotRunning]),
     QueueTimeout => Use::Rule(&[C::ServerOverload]),
+    WorkerDisabled => Use::Evidence,
+    AllWorkersBusy => Use::Evidence,
+    FastcgiDispatch => Use::Evidence,
 });
 
 table!(signature, SIGNATURES, Sig {

@@ -1,5 +1,6 @@
-//! The reverse proxy's error log (nginx `error.log` format): the lines of the
-//! last `window` classified into typed kinds — refused connections, upstream
+//! The reverse proxy's error log (nginx's `error.log` or Apache httpd's
+//! `error_log` format): the lines of the last `window` classified into
+//! typed kinds — refused connections, upstream
 //! timeouts, name resolution and TLS handshake failures, rate limiting,
 //! descriptor and disk exhaustion — counted per kind and per upstream, with
 //! the last occurrence of each. It does not judge what a kind means.
@@ -59,7 +60,8 @@ impl Default for ProxyErrorLogSpec {
     }
 }
 
-/// nginx's log levels, least severe first.
+/// nginx's log levels, least severe first (Apache's have the same names;
+/// its `trace1`…`trace8` count as debug).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NginxLevel {
@@ -84,6 +86,7 @@ impl NginxLevel {
             "crit" => Self::Crit,
             "alert" => Self::Alert,
             "emerg" => Self::Emerg,
+            t if t.starts_with("trace") => Self::Debug,
             _ => return None,
         })
     }
@@ -143,6 +146,18 @@ pub enum ProxyErrorKind {
     /// HAProxy termination state `sQ`: the request waited in the queue for
     /// a free server slot longer than `timeout queue`.
     QueueTimeout,
+    /// Apache put a backend worker in error state after a failed connect
+    /// (`AH00959: ap_proxy_connect_backend disabling worker for (…) for 60s`)
+    /// or refuses a request while the worker waits out its `retry`
+    /// (`AH00940: HTTP: disabled connection for (…)`).
+    WorkerDisabled,
+    /// Apache found no free connection to the backend: `AH00941: failed to
+    /// acquire connection for (…)` (its `max=` reached) or the balancer's
+    /// `AH00934: all workers are busy`.
+    AllWorkersBusy,
+    /// Apache's `FastCGI` dispatch failed other than by a timeout: `AH01075:
+    /// Error dispatching request to …`.
+    FastcgiDispatch,
 }
 
 /// What nginx was doing with the upstream, from the line's `while ...`.
@@ -497,6 +512,174 @@ pub fn classify(message: &str) -> Option<Classified> {
     })
 }
 
+/// One Apache httpd error log line taken apart:
+/// `[Wed Oct 11 14:32:52.123456 2000] [proxy:error] [pid 123:tid 456]
+/// (111)Connection refused: [client 1.2.3.4:5678] AH00957: …`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApacheLine<'a> {
+    pub stamp: Stamp,
+    /// `proxy`, `proxy_http`, `proxy_fcgi`, `core`, …
+    pub module: &'a str,
+    pub level: Option<NginxLevel>,
+    /// `pid 123:tid 456`: lines of one request share it.
+    pub thread: &'a str,
+    /// The OS (or APR) error number in `(111)Connection refused: `; `EAI`
+    /// errors (`(EAI 2)…`) have none.
+    pub errno: Option<u32>,
+    pub client: Option<&'a str>,
+    /// `AH00957`.
+    pub code: Option<&'a str>,
+    /// The text after the code.
+    pub message: &'a str,
+}
+
+/// Take an Apache error log line apart; `None` when it does not start
+/// with Apache's `[Www Mmm DD HH:MM:SS.uuuuuu YYYY]`.
+pub fn parse_apache_line(line: &str) -> Option<ApacheLine<'_>> {
+    let (stamp, len) = time::parse_apache(line)?;
+    let mut rest = line.get(len..)?.trim_start();
+    // `[proxy:error]`; Apache 2.2 wrote only the level (`[error]`).
+    let (module, level) = bracket(&mut rest)
+        .map(|m| match m.split_once(':') {
+            Some(x) => x,
+            None if NginxLevel::parse(m).is_some() => ("", m),
+            None => (m, ""),
+        })
+        .unwrap_or_default();
+    let thread = if rest.starts_with("[pid ") {
+        bracket(&mut rest).unwrap_or_default()
+    } else {
+        ""
+    };
+    let mut errno = None;
+    if let Some(r) = rest.strip_prefix('(')
+        && let Some((n, after)) = r.split_once(')')
+        && let Some((_, after)) = after.split_once(": ")
+    {
+        errno = n.parse().ok();
+        rest = after;
+    }
+    let mut client = None;
+    while rest.starts_with("[client ") || rest.starts_with("[remote ") {
+        let inner = bracket(&mut rest).unwrap_or_default();
+        if let Some(c) = inner.strip_prefix("client ") {
+            client = Some(c);
+        }
+    }
+    let code = rest
+        .get(..7)
+        .filter(|c| c.starts_with("AH") && c[2..].bytes().all(|b| b.is_ascii_digit()))
+        .filter(|_| rest.get(7..9) == Some(": "));
+    if code.is_some() {
+        rest = &rest[9..];
+    }
+    Some(ApacheLine {
+        stamp,
+        module,
+        level: NginxLevel::parse(level),
+        thread,
+        errno,
+        client,
+        code,
+        message: rest,
+    })
+}
+
+/// The inside of the `[…]` at the start of `rest`, moving past it.
+fn bracket<'a>(rest: &mut &'a str) -> Option<&'a str> {
+    let r = rest.strip_prefix('[')?;
+    let (inner, after) = r.split_once(']')?;
+    *rest = after.trim_start();
+    Some(inner)
+}
+
+/// What an Apache line means here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApacheMeaning {
+    /// A kind, with the backend the line names (`127.0.0.1:3000`,
+    /// `unix:/run/app.sock`, the name that did not resolve, the balancer).
+    Kind(ProxyErrorKind, Option<String>),
+    /// A known follow-up of the line before it in the same request
+    /// (`AH01114` after `AH00957`, `AH00898: Error reading from remote
+    /// server` after `AH01102`): not counted again. It may name the
+    /// backend the next line of the request needs.
+    FollowUp(Option<String>),
+    /// A known request-level summary: counted as `kind` only when no line
+    /// of the same request was counted before it.
+    Summary(ProxyErrorKind, Option<String>),
+}
+
+/// The APR error of an expired timeout.
+const APR_TIMEUP: u32 = 70_007;
+
+/// Classify an Apache line by its AH code (and its errno); `None` for a
+/// line this probe does not know.
+pub fn classify_apache(l: &ApacheLine<'_>) -> Option<ApacheMeaning> {
+    use ApacheMeaning::{FollowUp, Kind, Summary};
+    use ProxyErrorKind as K;
+    let m = l.message;
+    // The first word after `marker`, without the parentheses around it.
+    let after = |marker: &str| -> Option<String> {
+        let rest = &m[m.find(marker)? + marker.len()..];
+        let word = rest.split_whitespace().next()?;
+        let word = word.trim_start_matches('(').trim_end_matches(')');
+        (!word.is_empty()).then(|| crate::redact::text(word))
+    };
+    let connect_kind = |unix: bool| match l.errno {
+        Some(111) => K::ConnectRefused,
+        Some(13) => K::ConnectPermissionDenied,
+        Some(2) if unix => K::UnixSocketMissing,
+        _ => K::ConnectOther,
+    };
+    Some(match l.code? {
+        "AH00957" => Kind(connect_kind(false), after("attempt to connect to ")),
+        "AH02454" => Kind(
+            connect_kind(true),
+            after("Unix domain socket ").map(|p| format!("unix:{p}")),
+        ),
+        "AH01114" | "AH01079" => Summary(K::ConnectRefused, after("connection to backend: ")),
+        "AH00959" => Kind(K::WorkerDisabled, after("disabling worker for ")),
+        "AH00940" => Kind(K::WorkerDisabled, after("disabled connection for ")),
+        "AH00941" => Kind(
+            K::AllWorkersBusy,
+            after("failed to acquire connection for "),
+        ),
+        "AH00934" => Kind(K::AllWorkersBusy, None),
+        "AH01102" => Kind(
+            if l.errno == Some(APR_TIMEUP) {
+                K::UpstreamTimedOut
+            } else {
+                K::PrematurelyClosed
+            },
+            m.rsplit(' ').next().map(crate::redact::text),
+        ),
+        "AH01075" => Kind(
+            if l.errno == Some(APR_TIMEUP) {
+                K::UpstreamTimedOut
+            } else {
+                K::FastcgiDispatch
+            },
+            after("dispatching request to ").map(|p| p.trim_end_matches(':').to_string()),
+        ),
+        "AH01167" | "AH01170" | "AH01171" => Kind(
+            K::NoLiveUpstreams,
+            m.split(':')
+                .next()
+                .filter(|b| b.starts_with("balancer"))
+                .map(|_| m.split(": ").next().unwrap_or(m).to_string()),
+        ),
+        "AH00898" if m.starts_with("DNS lookup failure for: ") => {
+            Kind(K::CouldNotResolve, after("DNS lookup failure for: "))
+        }
+        "AH00898" if m.starts_with("Error during SSL Handshake") => {
+            Kind(K::SslHandshakeFailed, None)
+        }
+        "AH00898" => FollowUp(None),
+        "AH01084" | "AH01097" => FollowUp(after(" failed to ")),
+        _ => return None,
+    })
+}
+
 /// The `X` of `connect() to X failed`: nginx names unix socket peers so.
 fn connect_peer(message: &str) -> Option<String> {
     let rest = &message[message.find("connect() to ")? + 13..];
@@ -619,35 +802,142 @@ fn haproxy_occurrence(
     Some((c.kind, o))
 }
 
-/// Classify the lines of `tail` that fall within `window` before `now`.
+/// One line of either format, classified.
+struct Entry<'a> {
+    stamp: Stamp,
+    level: Option<NginxLevel>,
+    /// The kind and its occurrence details; `None` for a line no kind
+    /// matched (`known`: it is a follow-up, not an unclassified error).
+    kind: Option<(Classified, Option<String>)>,
+    known: bool,
+    server: Option<&'a str>,
+    request: Option<&'a str>,
+    host: Option<&'a str>,
+}
+
+/// A stamp of either format at the start of `line`.
+fn stamp_of(line: &str) -> Option<Stamp> {
+    time::parse_nginx(line).or_else(|| time::parse_apache(line).map(|(s, _)| s))
+}
+
+/// What the lines of one Apache request (one `pid:tid`) said so far.
+#[derive(Default)]
+struct ApacheRequest {
+    client: Option<String>,
+    /// A kind was counted for this request.
+    counted: bool,
+    /// The backend the last line named.
+    peer: Option<String>,
+}
+
+fn classified(kind: ProxyErrorKind, errno: Option<u32>) -> Classified {
+    Classified {
+        kind,
+        errno,
+        phase: match kind {
+            ProxyErrorKind::UpstreamTimedOut => Some(UpstreamPhase::ReadingResponseHeader),
+            _ => None,
+        },
+        wrong_version_number: false,
+        name: None,
+        peer: None,
+    }
+}
+
+/// An Apache line as an entry; `requests` carries what earlier lines of
+/// the same request said.
+fn apache_entry<'a>(
+    line: &'a str,
+    requests: &mut HashMap<String, ApacheRequest>,
+) -> Option<Entry<'a>> {
+    let a = parse_apache_line(line)?;
+    let meaning = classify_apache(&a);
+    let req = requests.entry(a.thread.to_string()).or_default();
+    if a.client.is_some() && req.client.as_deref() != a.client {
+        // A new request on this thread (lines before the client is known
+        // belong to the request that follows).
+        if req.client.is_some() {
+            *req = ApacheRequest::default();
+        }
+        req.client = a.client.map(str::to_string);
+    }
+    let mut entry = Entry {
+        stamp: a.stamp,
+        level: a.level,
+        kind: None,
+        known: meaning.is_some(),
+        server: None,
+        request: None,
+        host: None,
+    };
+    match meaning {
+        Some(ApacheMeaning::Kind(kind, peer)) => {
+            let peer = peer.or_else(|| req.peer.clone());
+            req.counted = true;
+            req.peer.clone_from(&peer);
+            entry.kind = Some((classified(kind, a.errno), peer));
+        }
+        Some(ApacheMeaning::Summary(kind, peer)) => {
+            if !req.counted {
+                entry.kind = Some((classified(kind, a.errno), peer.clone()));
+                req.peer = peer;
+            }
+            // The request is over: the next line on this thread is another's.
+            *req = ApacheRequest::default();
+        }
+        Some(ApacheMeaning::FollowUp(peer)) if peer.is_some() => req.peer = peer,
+        Some(ApacheMeaning::FollowUp(_)) | None => {}
+    }
+    Some(entry)
+}
+
+/// An nginx line as an entry.
+fn nginx_entry(line: &str) -> Option<Entry<'_>> {
+    let p = parse_line(line)?;
+    let kind = classify(p.message).map(|c| {
+        let upstream = c
+            .name
+            .clone()
+            .or_else(|| p.upstream.map(upstream_peer))
+            .or_else(|| c.peer.clone());
+        (c, upstream)
+    });
+    Some(Entry {
+        stamp: p.stamp,
+        level: p.level,
+        known: kind.is_some(),
+        kind,
+        server: p.server,
+        request: p.request,
+        host: p.host,
+    })
+}
+
+/// Classify the lines of `tail` that fall within `window` before `now`:
+/// nginx's, Apache's and HAProxy's formats alike.
 pub fn analyze(tail: &Tail, window: Duration, now: UnixTime) -> ProxyErrorLogObservation {
     analyze_with(tail, window, now, &BTreeMap::new())
 }
 
-/// A line of either proxy.
+/// A line of any proxy: nginx's and Apache's error lines as entries,
+/// HAProxy's log lines as they are.
 enum Line<'a> {
-    Nginx(ParsedLine<'a>),
+    Entry(Entry<'a>),
     Haproxy(haproxy_log::HaproxyLine),
 }
 
 impl Line<'_> {
-    fn parse(line: &str, now: UnixTime) -> Option<Line<'_>> {
-        parse_line(line)
-            .map(Line::Nginx)
-            .or_else(|| haproxy_log::parse_line(line, now).map(Line::Haproxy))
-    }
-
     fn stamp(&self) -> Stamp {
         match self {
-            Self::Nginx(p) => p.stamp,
+            Self::Entry(e) => e.stamp,
             Self::Haproxy(h) => h.stamp,
         }
     }
 }
 
-/// The timestamp of a line of either proxy.
+/// The timestamp of a line of any proxy.
 fn line_stamp(line: &str, now: UnixTime) -> Option<Stamp> {
-    time::parse_nginx(line).or_else(|| haproxy_log::parse_line(line, now).map(|h| h.stamp))
+    stamp_of(line).or_else(|| haproxy_log::parse_line(line, now).map(|h| h.stamp))
 }
 
 /// [`analyze`], with HAProxy's `backend/server` → address map.
@@ -657,8 +947,18 @@ pub fn analyze_with(
     now: UnixTime,
     servers: &BTreeMap<String, String>,
 ) -> ProxyErrorLogObservation {
-    let parsed: Vec<Option<Line<'_>>> = tail.lines.iter().map(|l| Line::parse(l, now)).collect();
-    let newest_wall = time::anchor_wall(parsed.iter().rev().flatten().map(Line::stamp).next());
+    let mut requests = HashMap::new();
+    let entries: Vec<Option<Line<'_>>> = tail
+        .lines
+        .iter()
+        .map(|l| {
+            nginx_entry(l)
+                .or_else(|| apache_entry(l, &mut requests))
+                .map(Line::Entry)
+                .or_else(|| haproxy_log::parse_line(l, now).map(Line::Haproxy))
+        })
+        .collect();
+    let newest_wall = time::anchor_wall(entries.iter().rev().flatten().map(Line::stamp).next());
     let clock = LogClock::anchor(newest_wall, tail.mtime);
     let since = now.0 - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
     let mut obs = ProxyErrorLogObservation {
@@ -669,7 +969,7 @@ pub fn analyze_with(
         ..ProxyErrorLogObservation::default()
     };
     let mut acc: HashMap<ProxyErrorKind, Acc> = HashMap::new();
-    for (line, p) in tail.lines.iter().zip(&parsed) {
+    for (line, p) in tail.lines.iter().zip(entries) {
         let Some(p) = p else { continue };
         let t = p.stamp().to_unix(clock);
         obs.first_time = Some(obs.first_time.map_or(t, |f| f.min(t)));
@@ -679,9 +979,9 @@ pub fn analyze_with(
         }
         obs.lines_in_window += 1;
         let p = match p {
-            Line::Nginx(p) => p,
+            Line::Entry(p) => p,
             Line::Haproxy(h) => {
-                if let Some((kind, occurrence)) = haproxy_occurrence(h, t, line, servers) {
+                if let Some((kind, occurrence)) = haproxy_occurrence(&h, t, line, servers) {
                     acc.entry(kind).or_default().add(occurrence);
                 }
                 continue;
@@ -690,18 +990,13 @@ pub fn analyze_with(
         if let Some(level) = p.level {
             *obs.by_level.entry(level).or_default() += 1;
         }
-        let Some(c) = classify(p.message) else {
-            if p.level.is_some_and(|l| l >= NginxLevel::Error) {
+        let Some((c, upstream)) = p.kind else {
+            if !p.known && p.level.is_some_and(|l| l >= NginxLevel::Error) {
                 obs.unclassified_errors += 1;
                 obs.last_unclassified = Some(super::excerpt(line));
             }
             continue;
         };
-        let upstream = c
-            .name
-            .clone()
-            .or_else(|| p.upstream.map(upstream_peer))
-            .or_else(|| c.peer.clone());
         acc.entry(c.kind).or_default().add(ProxyErrorOccurrence {
             time: Some(t),
             level: p.level,

@@ -184,6 +184,40 @@ pub fn parse_nginx(line: &str) -> Option<Stamp> {
     })
 }
 
+/// Apache's error log `[Wed Oct 11 14:32:52.123456 2000]` (the fraction
+/// optional) at the start of a line; with the length of the bracket.
+pub fn parse_apache(line: &str) -> Option<(Stamp, usize)> {
+    let b = line.as_bytes();
+    (b.first() == Some(&b'[') && b.get(4) == Some(&b' ')).then_some(())?;
+    let mon = b.get(5..8)?;
+    let month = MONTHS.iter().position(|m| m.as_bytes() == mon)?;
+    let (day, hour, min, sec) = (
+        digits(b, 9, 2)?,
+        digits(b, 12, 2)?,
+        digits(b, 15, 2)?,
+        digits(b, 18, 2)?,
+    );
+    (b.get(11) == Some(&b' ') && b.get(14) == Some(&b':') && b.get(17) == Some(&b':'))
+        .then_some(())?;
+    let mut at = 20;
+    if b.get(at) == Some(&b'.') {
+        at += 1;
+        while b.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+    }
+    (b.get(at) == Some(&b' ')).then_some(())?;
+    let year = digits(b, at + 1, 4)?;
+    (b.get(at + 5) == Some(&b']')).then_some(())?;
+    Some((
+        Stamp {
+            wall: wall(year, month as i64 + 1, day, hour, min, sec)?,
+            offset: None,
+        },
+        at + 6,
+    ))
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];

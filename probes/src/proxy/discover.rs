@@ -1,8 +1,9 @@
 //! Finding the running proxies in `/proc`: nginx masters by the title nginx
 //! gives them (`nginx: master process /usr/sbin/nginx -c ... -p ...`), and
 //! haproxy masters (a `haproxy` process whose parent is not one) by their
-//! `-f` arguments. The command-line parsers are pure; [`discover_masters`]
-//! does the I/O.
+//! `-f` arguments, and Apache httpd masters (an `apache2` or `httpd`
+//! process whose parent is not one) by their `-f`, `-d` and `-D`. The
+//! command-line parsers are pure; [`discover_masters`] does the I/O.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +28,11 @@ pub const HAPROXY_STANDARD_CONFIGS: &[&str] = &[
     "/etc/haproxy/haproxy.cfg",
     "/usr/local/etc/haproxy/haproxy.cfg",
 ];
+
+/// Apache configuration paths tried when no Apache runs: Debian's, then
+/// Red Hat's.
+pub const APACHE_STANDARD_CONFIGS: &[&str] =
+    &["/etc/apache2/apache2.conf", "/etc/httpd/conf/httpd.conf"];
 
 /// The prefix of Debian's (and most distributions') nginx build, used when
 /// the master has no `-p` and `nginx -V` cannot be asked.
@@ -65,6 +71,9 @@ pub struct Master {
     /// nginx's `-e` error log (or the compiled default), unless `stderr`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error_log: Option<PathBuf>,
+    /// Apache's `-D NAME` defines.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub defines: Vec<String>,
 }
 
 /// What an nginx master's command line says.
@@ -198,7 +207,7 @@ pub fn default_nginx_prefix(conf: &Path) -> PathBuf {
     PathBuf::from(DEBIAN_NGINX_PREFIX)
 }
 
-/// The running nginx and haproxy masters, oldest first. Processes that
+/// The running nginx, haproxy and Apache masters, oldest first. Processes that
 /// vanish or cannot be read are skipped; this process is never one.
 pub fn discover_masters() -> Vec<Master> {
     let Ok((pids, _)) = procfs::list_pids() else {
@@ -208,6 +217,7 @@ pub fn discover_masters() -> Vec<Master> {
     let me = std::process::id();
     let mut masters = Vec::new();
     let mut haproxies: Vec<(procfs::Stat, Vec<String>, HaproxyArgs)> = Vec::new();
+    let mut apaches: Vec<(procfs::Stat, Vec<String>, ApacheArgs)> = Vec::new();
     for pid in pids {
         if pid == me {
             continue;
@@ -225,6 +235,19 @@ pub fn discover_masters() -> Vec<Master> {
                 continue;
             };
             haproxies.push((stat, args, h));
+        } else if let Some(a) = parse_apache_cmdline(&args) {
+            let Ok(stat) = procfs::read_stat(pid) else {
+                continue;
+            };
+            apaches.push((stat, args, a));
+        }
+    }
+    // Apache's children (prefork or event workers) share the master's
+    // command line; the master is the one whose parent is not an Apache.
+    let apache_pids: Vec<u32> = apaches.iter().map(|(s, _, _)| s.pid).collect();
+    for (stat, args, a) in &apaches {
+        if !apache_pids.contains(&stat.ppid) {
+            masters.push(apache_master(stat, args, a, &clock));
         }
     }
     // HAProxy's master-worker mode: workers share the master's command line.
@@ -286,6 +309,7 @@ fn nginx_master(stat: &procfs::Stat, args: &[String], a: &NginxArgs, clock: &Sta
         configs: vec![prefix.join(conf)],
         prefix: Some(prefix),
         error_log,
+        defines: Vec::new(),
     }
 }
 
@@ -312,6 +336,120 @@ fn haproxy_master(
         prefix: h.chdir.as_ref().map(PathBuf::from),
         configs: h.configs.iter().map(|c| base.join(c)).collect(),
         error_log: None,
+        defines: Vec::new(),
+    }
+}
+
+/// What an Apache httpd command line says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApacheArgs {
+    /// `apache2` or `httpd` (the executable's base name).
+    pub binary: String,
+    /// `-f`: the main configuration, relative to the server root.
+    pub config: Option<String>,
+    /// `-d`: the server root.
+    pub server_root: Option<String>,
+    /// `-D NAME`, in order.
+    pub defines: Vec<String>,
+}
+
+/// Parse an Apache httpd command line (`/usr/sbin/apache2 -k start -D
+/// FOREGROUND`, `httpd -f conf/x.conf -d /srv/www`); `None` when it is not
+/// `apache2` or `httpd`.
+pub fn parse_apache_cmdline(args: &[String]) -> Option<ApacheArgs> {
+    let binary = base_name(args.first()?);
+    if binary != "apache2" && binary != "httpd" {
+        return None;
+    }
+    let mut out = ApacheArgs {
+        binary: binary.to_string(),
+        ..ApacheArgs::default()
+    };
+    let mut it = args.iter().skip(1);
+    while let Some(w) = it.next() {
+        let (flag, attached) = match w.get(..2) {
+            Some(f @ ("-f" | "-d" | "-D" | "-C" | "-c" | "-k" | "-e" | "-E")) => {
+                (f, (w.len() > 2).then(|| w[2..].to_string()))
+            }
+            _ => continue,
+        };
+        let value = attached.or_else(|| it.next().cloned());
+        match flag {
+            "-f" => out.config = value,
+            "-d" => out.server_root = value,
+            "-D" => out.defines.extend(value),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// Debian's build: `HTTPD_ROOT` `/etc/apache2`, `SERVER_CONFIG_FILE`
+/// `apache2.conf` (`apache2 -V`).
+pub const DEBIAN_APACHE_ROOT: &str = "/etc/apache2";
+
+/// Red Hat's `httpd`: `HTTPD_ROOT` `/etc/httpd`, `conf/httpd.conf`.
+pub const REDHAT_HTTPD_ROOT: &str = "/etc/httpd";
+
+fn apache_master(
+    stat: &procfs::Stat,
+    args: &[String],
+    a: &ApacheArgs,
+    clock: &StartClock,
+) -> Master {
+    let (root, default_conf) = if a.binary == "apache2" {
+        (DEBIAN_APACHE_ROOT, "apache2.conf")
+    } else {
+        (REDHAT_HTTPD_ROOT, "conf/httpd.conf")
+    };
+    let root = a
+        .server_root
+        .as_ref()
+        .map_or_else(|| PathBuf::from(root), PathBuf::from);
+    // A relative -f is relative to the server root; so is a relative -d to
+    // the master's working directory.
+    let root = if root.is_absolute() {
+        root
+    } else {
+        std::fs::read_link(format!("/proc/{}/cwd", stat.pid))
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(root)
+    };
+    let config = root.join(a.config.as_deref().unwrap_or(default_conf));
+    let (started_at, started_at_ms) = clock.start(stat.starttime_ticks);
+    Master {
+        kind: ProxyKind::Apache,
+        pid: stat.pid,
+        started_at,
+        started_at_ms,
+        cmdline: display_cmdline(args),
+        binary: std::fs::read_link(format!("/proc/{}/exe", stat.pid)).ok(),
+        prefix: a.server_root.as_ref().map(|_| root.clone()),
+        configs: vec![config],
+        error_log: None,
+        defines: a.defines.clone(),
+    }
+}
+
+/// What the Apache reader starts from for `main`: the master's `-d` (else
+/// the directory holding `conf/`, else the file's own directory) and `-D`,
+/// and the variables of Debian's `envvars` beside `main`.
+pub fn apache_start(main: &Path, master: Option<&Master>) -> super::apache::StartWith {
+    let dir = main.parent().unwrap_or(Path::new("/"));
+    let server_root =
+        master
+            .and_then(|m| m.prefix.clone())
+            .unwrap_or_else(|| match dir.file_name() {
+                Some(n) if n == "conf" => dir.parent().unwrap_or(dir).to_path_buf(),
+                _ => dir.to_path_buf(),
+            });
+    let env = super::files::read_bounded(&dir.join("envvars"), 64 * 1024)
+        .map(|t| super::apache::parse_envvars(&t))
+        .unwrap_or_default();
+    super::apache::StartWith {
+        server_root: Some(server_root),
+        defines: master.map(|m| m.defines.clone()).unwrap_or_default(),
+        env,
     }
 }
 
@@ -459,6 +597,48 @@ mod tests {
         assert_eq!(a.configs, v(&["/etc/haproxy/haproxy.cfg", "conf.d"]));
         assert_eq!(a.chdir.as_deref(), Some("/etc/haproxy"));
         assert_eq!(parse_haproxy_cmdline(&v(&["haproxy-exporter"])), None);
+    }
+
+    #[test]
+    fn apache_args() {
+        let a = parse_apache_cmdline(&v(&[
+            "/usr/sbin/apache2",
+            "-f",
+            "/tmp/x/httpd.conf",
+            "-DFOREGROUND",
+            "-D",
+            "SSL",
+            "-d",
+            "/srv/root",
+            "-k",
+            "start",
+        ]))
+        .unwrap();
+        assert_eq!(a.binary, "apache2");
+        assert_eq!(a.config.as_deref(), Some("/tmp/x/httpd.conf"));
+        assert_eq!(a.server_root.as_deref(), Some("/srv/root"));
+        assert_eq!(a.defines, v(&["FOREGROUND", "SSL"]));
+        let rh = parse_apache_cmdline(&v(&["/usr/sbin/httpd", "-DFOREGROUND"])).unwrap();
+        assert_eq!((rh.binary.as_str(), rh.config), ("httpd", None));
+        assert_eq!(
+            parse_apache_cmdline(&v(&["/usr/sbin/apache2ctl", "start"])),
+            None
+        );
+    }
+
+    #[test]
+    fn apache_start_reads_envvars_and_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("envvars"),
+            "export APACHE_LOG_DIR=/var/log/apache2$SUFFIX\n",
+        )
+        .unwrap();
+        let s = apache_start(&dir.path().join("apache2.conf"), None);
+        assert_eq!(s.server_root.as_deref(), Some(dir.path()));
+        assert_eq!(s.env["APACHE_LOG_DIR"], "/var/log/apache2");
+        let rh = apache_start(Path::new("/etc/httpd/conf/httpd.conf"), None);
+        assert_eq!(rh.server_root, Some(PathBuf::from("/etc/httpd")));
     }
 
     #[test]

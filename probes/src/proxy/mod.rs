@@ -1,11 +1,11 @@
-//! The reverse proxy in front of the application: which nginx or haproxy
-//! runs here, which configuration it runs with, and what that configuration
+//! The reverse proxy in front of the application: which nginx, haproxy or
+//! Apache httpd runs here, which configuration it runs with, and what that configuration
 //! says — where each location forwards to, with which timeouts, rate limits
 //! and maintenance switches, where it logs, and which configuration files
 //! changed after the running proxy started (a change not yet reloaded).
 //!
 //! Discovery ([`discover`]) reads `/proc`; the readers ([`nginx`],
-//! [`haproxy`]) read configuration files with hard bounds and keep every
+//! [`haproxy`], [`apache`]) read configuration files with hard bounds and keep every
 //! fact's file and line ([`Origin`]). A configuration that cannot be fully
 //! parsed still yields the part that could, plus warnings naming `file:line`;
 //! only a missing or unreadable main file is a [`Failure`].
@@ -14,6 +14,7 @@
 //! ([`ProxyObservation::model`]), the same whatever the proxy, and compare
 //! addresses with [`Address::same_endpoint`], never as text.
 
+pub mod apache;
 pub mod discover;
 mod files;
 pub mod haproxy;
@@ -28,7 +29,8 @@ use serde::{Deserialize, Serialize};
 
 pub use discover::{Master, discover_masters};
 pub use model::{
-    AccessLog, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyListener, ProxyModel, TimeoutKind,
+    AccessLog, BackendEvent, Dialect, Limit, LimitKind, MaintenanceSwitch, ProxyListener,
+    ProxyModel, TimeoutKind,
 };
 
 use crate::units::UnixTime;
@@ -49,14 +51,17 @@ pub const MAX_WARNINGS: usize = 100;
 pub enum ProxyKind {
     Nginx,
     Haproxy,
+    /// Apache httpd (`apache2` on Debian, `httpd` elsewhere).
+    Apache,
 }
 
 impl ProxyKind {
-    /// The stable name: `nginx` or `haproxy`.
+    /// The stable name: `nginx`, `haproxy` or `apache`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Nginx => "nginx",
             Self::Haproxy => "haproxy",
+            Self::Apache => "apache",
         }
     }
 }
@@ -70,7 +75,8 @@ impl fmt::Display for ProxyKind {
 /// Which proxy to look at and where its configuration is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProxySpec {
-    /// nginx or haproxy; detected when absent (nginx first).
+    /// nginx, haproxy or Apache; detected when absent (nginx, then
+    /// haproxy, then Apache: see [`observe`]).
     pub kind: Option<ProxyKind>,
     /// The main configuration file; wins over discovery.
     pub config: Option<PathBuf>,
@@ -545,6 +551,8 @@ pub struct ProxyObservation {
     pub nginx: Option<nginx::NginxModel>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub haproxy: Option<haproxy::HaproxyModel>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub apache: Option<apache::ApacheModel>,
     /// Every configuration file read, with its modification time.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub files: Vec<ConfigFile>,
@@ -585,6 +593,9 @@ impl ProxyObservation {
         if let Some(m) = &self.haproxy {
             out.extend(m.forward_targets());
         }
+        if let Some(m) = &self.apache {
+            out.extend(m.forward_targets());
+        }
         out
     }
 
@@ -592,10 +603,11 @@ impl ProxyObservation {
     /// configuration's (main context first).
     pub fn error_logs(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self.error_log.iter().cloned().collect();
-        let from_config = match (&self.nginx, &self.haproxy) {
-            (Some(m), _) => m.error_logs(),
-            (None, Some(m)) => m.error_logs(),
-            (None, None) => Vec::new(),
+        let from_config = match (&self.nginx, &self.haproxy, &self.apache) {
+            (Some(m), _, _) => m.error_logs(),
+            (None, Some(m), _) => m.error_logs(),
+            (None, None, Some(m)) => m.error_logs(),
+            (None, None, None) => Vec::new(),
         };
         for p in from_config {
             if !out.contains(&p) {
@@ -646,7 +658,7 @@ pub fn observe(spec: &ProxySpec) -> ProxyObservation {
             FailureKind::NotFound,
             Phase::Local,
             if spec.discover {
-                "no running nginx or haproxy, and no configuration at the standard paths"
+                "no running nginx, haproxy or Apache, and no configuration at the standard paths"
             } else {
                 "no proxy configuration given and discovery is off"
             },
@@ -678,6 +690,17 @@ pub fn observe(spec: &ProxySpec) -> ProxyObservation {
         ProxyKind::Haproxy => {
             let loaded = haproxy::load(&choice.configs);
             obs.haproxy = loaded.model;
+            obs.files = loaded.files;
+            obs.warnings.extend(loaded.warnings);
+            obs.failure = loaded.failure;
+        }
+        ProxyKind::Apache => {
+            let Some(main) = choice.configs.first() else {
+                return obs;
+            };
+            let start = discover::apache_start(main, choice.master.as_ref());
+            let loaded = apache::load(main, &start);
+            obs.apache = loaded.model;
             obs.files = loaded.files;
             obs.warnings.extend(loaded.warnings);
             obs.failure = loaded.failure;
@@ -716,8 +739,12 @@ struct Choice {
 }
 
 /// Pick the configuration: the explicit one (with the master running it,
-/// else the oldest master of its kind), else the oldest master's (nginx
-/// before haproxy), else the first standard path that exists.
+/// else the oldest master of its kind), else the oldest master's, else the
+/// first standard path that exists. When several kinds run, nginx comes
+/// before haproxy and haproxy before Apache: a host running more than one
+/// usually has nginx (or haproxy) at the edge and Apache behind it, and
+/// the edge is what answers the users' 5xx. The others are named in a
+/// warning.
 fn choose(spec: &ProxySpec, masters: &[Master], warnings: &mut Vec<String>) -> Option<Choice> {
     if let Some(config) = &spec.config {
         let wanted = files::canonical(config);
@@ -758,7 +785,25 @@ fn choose(spec: &ProxySpec, masters: &[Master], warnings: &mut Vec<String>) -> O
     if !spec.discover {
         return None;
     }
-    for kind in [ProxyKind::Nginx, ProxyKind::Haproxy] {
+    let running: Vec<ProxyKind> = ORDER
+        .iter()
+        .copied()
+        .filter(|k| {
+            masters
+                .iter()
+                .any(|m| m.kind == *k && !m.configs.is_empty())
+        })
+        .collect();
+    if let [first, others @ ..] = running.as_slice()
+        && !others.is_empty()
+    {
+        let others: Vec<&str> = others.iter().map(|k| k.name()).collect();
+        warnings.push(format!(
+            "{first} and {} run; using {first} (the edge proxy, by the order nginx, haproxy, apache)",
+            others.join(", ")
+        ));
+    }
+    for kind in ORDER {
         let mut of_kind = masters.iter().filter(|m| m.kind == kind);
         if let Some(oldest) = of_kind.next() {
             let others = of_kind.count();
@@ -783,12 +828,14 @@ fn choose(spec: &ProxySpec, masters: &[Master], warnings: &mut Vec<String>) -> O
     let kinds: &[ProxyKind] = match spec.kind {
         Some(ProxyKind::Nginx) => &[ProxyKind::Nginx],
         Some(ProxyKind::Haproxy) => &[ProxyKind::Haproxy],
-        None => &[ProxyKind::Nginx, ProxyKind::Haproxy],
+        Some(ProxyKind::Apache) => &[ProxyKind::Apache],
+        None => &ORDER,
     };
     for &kind in kinds {
         let candidates: &[&str] = match kind {
             ProxyKind::Nginx => discover::NGINX_STANDARD_CONFIGS,
             ProxyKind::Haproxy => discover::HAPROXY_STANDARD_CONFIGS,
+            ProxyKind::Apache => discover::APACHE_STANDARD_CONFIGS,
         };
         if let Some(found) = candidates.iter().map(Path::new).find(|p| p.exists()) {
             return Some(Choice {
@@ -802,7 +849,11 @@ fn choose(spec: &ProxySpec, masters: &[Master], warnings: &mut Vec<String>) -> O
     None
 }
 
-/// nginx unless the file name says haproxy (`haproxy*`, `*.cfg`).
+/// The order of preference when several kinds of proxy run (see [`choose`]).
+const ORDER: [ProxyKind; 3] = [ProxyKind::Nginx, ProxyKind::Haproxy, ProxyKind::Apache];
+
+/// nginx unless the file name says haproxy (`haproxy*`, `*.cfg`) or Apache
+/// (`apache2.conf`, `httpd.conf`, or a file under `apache2/` or `httpd/`).
 fn guess_kind(config: &Path) -> ProxyKind {
     let name = config
         .file_name()
@@ -811,8 +862,14 @@ fn guess_kind(config: &Path) -> ProxyKind {
     let cfg = config
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("cfg"));
+    let apache_dir = config.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        c == "apache2" || c == "httpd"
+    });
     if name.contains("haproxy") || cfg {
         ProxyKind::Haproxy
+    } else if name == "apache2.conf" || name == "httpd.conf" || apache_dir {
+        ProxyKind::Apache
     } else {
         ProxyKind::Nginx
     }
@@ -853,6 +910,14 @@ mod tests {
             guess_kind(Path::new("/etc/nginx/nginx.conf")),
             ProxyKind::Nginx
         );
+        for apache in [
+            "/etc/apache2/apache2.conf",
+            "/etc/httpd/conf/httpd.conf",
+            "/srv/x/httpd.conf",
+            "/etc/apache2/sites-enabled/shop.conf",
+        ] {
+            assert_eq!(guess_kind(Path::new(apache)), ProxyKind::Apache, "{apache}");
+        }
     }
 
     #[test]

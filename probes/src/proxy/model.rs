@@ -4,14 +4,15 @@
 //! written in — the same shape whether nginx or haproxy runs, so that rules
 //! read one model and never the proxy's own.
 //!
-//! [`ProxyModel`] is computed from a [`ProxyObservation`] (its `nginx` or
-//! `haproxy` part), never stored in it: recorded observations give the same
+//! [`ProxyModel`] is computed from a [`ProxyObservation`] (its `nginx`,
+//! `haproxy` or `apache` part), never stored in it: recorded observations give the same
 //! model. Nothing here reads files or judges what a setting means for a 5xx.
 //! A third proxy is one more [`Dialect`] variant and one more `from_*`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::apache::{self, ApacheModel};
 use super::haproxy::HaproxyModel;
 use super::nginx::{LimitConn, LimitReq, MaintenanceFlag, NginxModel, Return};
 use super::{
@@ -149,6 +150,7 @@ impl Timeouts {
 pub enum Dialect {
     Nginx,
     Haproxy,
+    Apache,
 }
 
 impl From<ProxyKind> for Dialect {
@@ -156,16 +158,60 @@ impl From<ProxyKind> for Dialect {
         match kind {
             ProxyKind::Nginx => Self::Nginx,
             ProxyKind::Haproxy => Self::Haproxy,
+            ProxyKind::Apache => Self::Apache,
         }
     }
 }
 
+/// What went wrong between the proxy and a backend, for the status code the
+/// proxy answers with ([`Dialect::status_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendEvent {
+    /// The connection was refused (nothing listens, a missing socket).
+    ConnectRefused,
+    /// The connection did not complete in time.
+    ConnectTimeout,
+    /// The backend's name did not resolve.
+    ResolveFailed,
+    /// The TLS handshake to the backend failed (HTTPS to a plain port).
+    TlsHandshakeFailed,
+    /// The backend did not answer within the read timeout.
+    ReadTimeout,
+    /// The backend closed the connection before a complete response.
+    ClosedEarly,
+}
+
 impl Dialect {
-    /// The proxy's name as written in prose: `nginx`, `haproxy`.
+    /// The proxy's name as written in prose: `nginx`, `haproxy`, `Apache`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Nginx => "nginx",
             Self::Haproxy => "HAProxy",
+            Self::Apache => "Apache",
+        }
+    }
+
+    /// The status codes the proxy answers when `event` happens. nginx:
+    /// 504 for timeouts, else 502. Apache (measured with 2.4, see
+    /// `probes/tests/fixtures/logs/apache_error.README.md`): 503 for a
+    /// refused or timed-out connect, 500 for a failed name lookup or TLS
+    /// handshake, 502 for a read timeout or an early close. haproxy (its
+    /// termination states): `SC` 502/503, `sC` 503/504, `sH` 504, `SH` 502.
+    pub fn status_for(self, event: BackendEvent) -> &'static [u16] {
+        use BackendEvent as E;
+        match (self, event) {
+            (Self::Nginx, E::ConnectTimeout | E::ReadTimeout) | (Self::Haproxy, E::ReadTimeout) => {
+                &[504]
+            }
+            (Self::Nginx, _)
+            | (Self::Haproxy, E::ClosedEarly)
+            | (Self::Apache, E::ClosedEarly | E::ReadTimeout) => &[502],
+            (Self::Haproxy, E::ConnectRefused | E::ResolveFailed | E::TlsHandshakeFailed) => {
+                &[502, 503]
+            }
+            (Self::Haproxy, E::ConnectTimeout) => &[503, 504],
+            (Self::Apache, E::ConnectRefused | E::ConnectTimeout) => &[503],
+            (Self::Apache, E::ResolveFailed | E::TlsHandshakeFailed) => &[500],
         }
     }
 
@@ -185,6 +231,15 @@ impl Dialect {
                 "haproxy -c -f {} && systemctl reload haproxy",
                 shell_word(config.unwrap_or(Path::new(HAPROXY_DEFAULT_CONFIG)))
             ),
+            Self::Apache => match config
+                .filter(|c| !APACHE_DEFAULT_CONFIGS.iter().any(|d| *c == Path::new(d)))
+            {
+                None => "apachectl configtest && apachectl graceful".to_string(),
+                Some(c) => {
+                    let c = shell_word(c);
+                    format!("apachectl -f {c} -t && apachectl -f {c} -k graceful")
+                }
+            },
         }
     }
 
@@ -199,6 +254,7 @@ impl Dialect {
                 Protocol::Grpc | Protocol::Grpcs => "grpc_pass",
             },
             Self::Haproxy => "server",
+            Self::Apache => "ProxyPass",
         }
     }
 
@@ -230,6 +286,10 @@ impl Dialect {
                 Connect => "timeout connect",
                 Read | Send => "timeout server",
             },
+            Self::Apache => match kind {
+                Connect => "connectiontimeout=",
+                Read | Send => "ProxyTimeout (or the worker's timeout=)",
+            },
         }
     }
 
@@ -238,6 +298,7 @@ impl Dialect {
         match (self, kind) {
             (Self::Nginx, _) => "nginx's default of 60 s",
             (Self::Haproxy, _) => "HAProxy's default: no limit",
+            (Self::Apache, _) => "Apache's Timeout (60 s unless set; Debian ships 300)",
         }
     }
 
@@ -246,6 +307,7 @@ impl Dialect {
         match self {
             Self::Nginx => "limit_req",
             Self::Haproxy => "http-request deny … / rate-limit sessions",
+            Self::Apache => "a rate-limiting module (mod_evasive, mod_qos)",
         }
     }
 }
@@ -256,6 +318,10 @@ const NGINX_DEFAULT_CONFIG: &str = "/etc/nginx/nginx.conf";
 
 /// haproxy's configuration on Debian and most distributions.
 const HAPROXY_DEFAULT_CONFIG: &str = "/etc/haproxy/haproxy.cfg";
+
+/// The configurations `apachectl` reads without `-f`: Debian's and Red Hat's.
+const APACHE_DEFAULT_CONFIGS: [&str; 2] =
+    ["/etc/apache2/apache2.conf", "/etc/httpd/conf/httpd.conf"];
 
 /// A path as one shell word: as is when it is plain, else single-quoted.
 fn shell_word(path: &Path) -> String {
@@ -274,12 +340,13 @@ fn shell_word(path: &Path) -> String {
 
 impl ProxyModel {
     /// The model of what `obs` read: its nginx configuration, else its
-    /// haproxy one; `None` when it read neither.
+    /// haproxy one, else its Apache one; `None` when it read none.
     pub fn of(obs: &ProxyObservation) -> Option<Self> {
-        let (kind, parts) = match (&obs.nginx, &obs.haproxy) {
-            (Some(m), _) => (ProxyKind::Nginx, Parts::from_nginx(m)),
-            (None, Some(m)) => (ProxyKind::Haproxy, Parts::from_haproxy(m)),
-            (None, None) => return None,
+        let (kind, parts) = match (&obs.nginx, &obs.haproxy, &obs.apache) {
+            (Some(m), _, _) => (ProxyKind::Nginx, Parts::from_nginx(m)),
+            (None, Some(m), _) => (ProxyKind::Haproxy, Parts::from_haproxy(m)),
+            (None, None, Some(m)) => (ProxyKind::Apache, Parts::from_apache(m)),
+            (None, None, None) => return None,
         };
         Some(Self {
             kind,
@@ -428,6 +495,78 @@ impl Parts {
                         &s.origin,
                     );
                 }
+            }
+        }
+        parts
+    }
+}
+
+impl Parts {
+    /// Listeners from `Listen`, each with the names of the virtual hosts
+    /// on its port (the main `ServerName` when none); access logs from
+    /// every `CustomLog`, formats resolved through `LogFormat`.
+    fn from_apache(m: &ApacheModel) -> Self {
+        let mut parts = Self::default();
+        for l in &m.listens {
+            let port = match &l.address {
+                Address::Tcp { port, .. } => Some(*port),
+                _ => None,
+            };
+            let on_port: Vec<_> = m
+                .vhosts
+                .iter()
+                .filter(|v| {
+                    v.addresses
+                        .iter()
+                        .any(|a| matches!(a, Address::Tcp { port: p, .. } if Some(*p) == port))
+                })
+                .collect();
+            let names: Vec<String> = if on_port.is_empty() {
+                m.main.server_name.iter().cloned().collect()
+            } else {
+                on_port
+                    .iter()
+                    .flat_map(|v| v.server_name.iter().chain(&v.aliases).cloned())
+                    .collect()
+            };
+            parts.listeners.push(ProxyListener {
+                address: l.address.clone(),
+                tls: l.tls || on_port.iter().any(|v| v.ssl),
+                names,
+                scope: on_port
+                    .first()
+                    .map_or_else(|| "main server".to_string(), |v| v.label()),
+                origin: l.origin.clone(),
+            });
+        }
+        for s in m.servers() {
+            for c in &s.custom_logs {
+                let format = c.format.clone();
+                let pattern = match &format {
+                    Some(f) => m
+                        .log_formats
+                        .get(f)
+                        .map(|x| x.value.clone())
+                        .or_else(|| f.contains('%').then(|| f.clone())),
+                    None => m
+                        .log_formats
+                        .get("")
+                        .map(|x| x.value.clone())
+                        .or_else(|| Some(apache::COMMON_LOG_FORMAT.to_string())),
+                };
+                if parts
+                    .access_logs
+                    .iter()
+                    .any(|a| a.path == c.path && a.format == format)
+                {
+                    continue;
+                }
+                parts.access_logs.push(AccessLog {
+                    path: c.path.clone(),
+                    format,
+                    pattern,
+                    origin: Some(c.origin.clone()),
+                });
             }
         }
         parts
@@ -588,6 +727,32 @@ mod tests {
         );
         assert_eq!(n.default_timeout_words(Read), "nginx's default of 60 s");
         assert_eq!(h.default_timeout_words(Read), "HAProxy's default: no limit");
+        let a = Dialect::from(ProxyKind::Apache);
+        assert_eq!(a.name(), "Apache");
+        assert_eq!(
+            a.check_and_reload(Some(Path::new("/etc/apache2/apache2.conf"))),
+            "apachectl configtest && apachectl graceful"
+        );
+        assert_eq!(
+            a.check_and_reload(Some(Path::new("/srv/x/httpd.conf"))),
+            "apachectl -f /srv/x/httpd.conf -t && apachectl -f /srv/x/httpd.conf -k graceful"
+        );
+        assert_eq!(a.forward_directive(Protocol::Fastcgi), "ProxyPass");
+        assert!(
+            a.timeout_directive(Read, Protocol::Http)
+                .starts_with("ProxyTimeout")
+        );
+        assert_eq!(
+            a.timeout_directive(Connect, Protocol::Http),
+            "connectiontimeout="
+        );
+        assert!(a.default_timeout_words(Read).contains("Timeout"));
+        assert_eq!(a.status_for(BackendEvent::ConnectRefused), [503]);
+        assert_eq!(a.status_for(BackendEvent::ResolveFailed), [500]);
+        assert_eq!(a.status_for(BackendEvent::TlsHandshakeFailed), [500]);
+        assert_eq!(a.status_for(BackendEvent::ReadTimeout), [502]);
+        assert_eq!(n.status_for(BackendEvent::ConnectRefused), [502]);
+        assert_eq!(n.status_for(BackendEvent::ReadTimeout), [504]);
         assert_eq!(n.rate_limit_directive(), "limit_req");
         assert!(h.rate_limit_directive().starts_with("http-request deny"));
     }
