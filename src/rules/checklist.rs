@@ -226,6 +226,34 @@ pub(crate) fn disk_full(f: &Facts) -> Vec<Finding> {
 // ===========================================================================
 // Not a guide cause: a failing probe no rule explained is still reported.
 
+/// A public endpoint answering a CDN's 52x (or 507/508) that no local finding
+/// explains: the code itself names where to look at the origin. Weak
+/// evidence on its own — a local probe that sees the same cause says more.
+pub(crate) fn edge_causes(f: &Facts, findings: &[Finding]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (run, h) in f.endpoints() {
+        let Some(code) = h.status else { continue };
+        let Some((cause, words)) = super::symptoms::edge_meaning(code) else {
+            continue;
+        };
+        let id = run.planned.id.as_str();
+        if findings
+            .iter()
+            .any(|x| x.evidence.iter().any(|e| e.probe == id))
+        {
+            continue;
+        }
+        out.push(
+            Finding::new(cause, Severity::Critical, 0.5, format!("{} answers {code}: {words}", run.planned.id))
+                .about(Subject::Site)
+                .evidence(id, format!("answers {code}{}", h.headers.server.as_deref().map(|s| format!(" (from {s})")).unwrap_or_default()))
+                .remedy("Probe the origin directly from here (configure it as an [[upstream]] or let discovery find the proxy) so the rules can confirm the cause on this host")
+                .remedy("Check the CDN's view of the origin: its dashboard's origin errors, the origin's firewall allow-list of the CDN's addresses, the origin's DNS record"),
+        );
+    }
+    out
+}
+
 /// A probe that fails now (its assessment is critical) and that no finding
 /// explains: cited by none standing at warning or above, nor by one the
 /// precedence table demoted (its source explains the same failure).

@@ -196,6 +196,8 @@ pub fn diagnose(facts: &Facts) -> Vec<Finding> {
     for x in &mut findings {
         x.confidence = (x.confidence.clamp(0.0, 1.0) * 100.0).round() / 100.0;
     }
+    let edge = checklist::edge_causes(facts, &findings);
+    findings.extend(edge);
     findings.extend(checklist::unclassified(facts, &findings));
     rank(&mut findings);
     findings
@@ -248,16 +250,19 @@ fn attach_symptoms(finding: &mut Finding, f: &Facts) {
     // database is down still has a database cause.
     let any_5xx = finding.severity == Severity::Critical
         && (finding.status_codes.is_empty() || decided_by_evidence(finding.cause));
-    let codes: Vec<u16> = if any_5xx {
-        if finding.status_codes.is_empty() && !matches!(finding.cause, Cause::RecentChange) {
-            return;
-        }
+    let whole_range = any_5xx
+        && (!finding.status_codes.is_empty() || matches!(finding.cause, Cause::RecentChange));
+    let mut codes: Vec<u16> = if whole_range {
         (500..=599).collect()
-    } else if finding.status_codes.is_empty() {
-        return;
     } else {
         finding.status_codes.clone()
     };
+    // What a CDN in front answers for the same cause at the origin (and the
+    // rarer codes of the 5xx range that name it).
+    codes.extend_from_slice(symptoms::edge_codes(finding.cause));
+    if codes.is_empty() {
+        return;
+    }
     // The public endpoints first, then the upstreams answering directly.
     let answering =
         f.endpoints().chain(

@@ -12,6 +12,7 @@ use why5xx_probes::{FailureKind, Observation, Phase};
 
 use crate::engine::plan::Role;
 use crate::engine::runner::ProbeRun;
+use crate::model::causes::Cause;
 use crate::model::findings::Severity;
 
 /// A first byte later than this is slow for the 504 rules when nothing
@@ -122,4 +123,76 @@ impl Impact {
             Self::Past => Severity::Info,
         }
     }
+}
+
+/// The codes a CDN in front of the origin (Cloudflare's 52x) answers when
+/// the origin has `cause`, and the rarer 5xx codes that name it
+/// (REFERENCE.md, "Behind a CDN" and "The rest of the 5xx range"): 520 an
+/// empty or broken answer, 521 refused, 522 no TCP handshake, 523
+/// unreachable, 524 no answer in time, 525 the origin's TLS handshake, 526
+/// its certificate, 530 its name; 507 a full disk under `WebDAV`, 508 a loop.
+pub fn edge_codes(cause: Cause) -> &'static [u16] {
+    match cause {
+        Cause::UpstreamCrashed => &[520],
+        Cause::UpstreamNotRunning => &[521, 523],
+        Cause::ProxyMisconfiguration => &[521, 523, 508],
+        Cause::NetworkLatency => &[522, 524],
+        Cause::SlowBackend
+        | Cause::ProxyTimeoutTooShort
+        | Cause::DatabaseQueryTimeout
+        | Cause::ExternalApiLatency => &[524],
+        Cause::TlsProtocolMismatch => &[525],
+        Cause::TlsCertificateExpired | Cause::TlsCertificateInvalid => &[525, 526],
+        Cause::DnsResolutionFailure => &[530],
+        Cause::DiskFull | Cause::FilesystemError => &[507],
+        _ => &[],
+    }
+}
+
+/// What an edge code says of the origin, when nothing on this host names a
+/// cause for it: the cause it points to and the words for the evidence.
+pub fn edge_meaning(code: u16) -> Option<(Cause, &'static str)> {
+    Some(match code {
+        520 => (
+            Cause::UpstreamCrashed,
+            "the CDN got an empty or invalid answer from the origin (520): it crashed or reset the connection",
+        ),
+        521 => (
+            Cause::UpstreamNotRunning,
+            "the origin refused the CDN's connection (521): nothing listens, or a firewall rejects the CDN's addresses",
+        ),
+        522 => (
+            Cause::NetworkLatency,
+            "the CDN's TCP connection to the origin timed out (522): the origin is overloaded, down, or drops the CDN's packets",
+        ),
+        523 => (
+            Cause::ProxyMisconfiguration,
+            "the CDN cannot reach the origin (523): a wrong DNS record or routing to the origin",
+        ),
+        524 => (
+            Cause::SlowBackend,
+            "the origin accepted the connection but did not answer within the CDN's timeout (524, 100-120 s)",
+        ),
+        525 => (
+            Cause::TlsProtocolMismatch,
+            "the TLS handshake between the CDN and the origin failed (525): the origin does not speak TLS on that port, or no shared cipher",
+        ),
+        526 => (
+            Cause::TlsCertificateInvalid,
+            "the origin's certificate is invalid for the CDN (526): expired, self-signed or the wrong name under Full (strict)",
+        ),
+        530 => (
+            Cause::DnsResolutionFailure,
+            "the CDN could not resolve the origin's name (530)",
+        ),
+        507 => (
+            Cause::FilesystemError,
+            "the server cannot store the representation (507): a full disk under WebDAV",
+        ),
+        508 => (
+            Cause::ProxyMisconfiguration,
+            "the server detected a loop (508): a proxy forwarding to itself, or WebDAV bindings",
+        ),
+        _ => return None,
+    })
 }
