@@ -251,6 +251,18 @@ impl HaproxyModel {
 /// starts a comment, `\` escapes the next character, `"..."` and `'...'`
 /// group (environment variables are kept as written).
 pub fn split_line(line: &str) -> Vec<String> {
+    split_line_with(line, &|_| None, false)
+}
+
+/// [`split_line`] with HAProxy's environment variables expanded outside
+/// single quotes: `${VAR}`, `${VAR-default}` (`env` answers a name;
+/// unset is empty, as HAProxy does). With `expand` off they stay as
+/// written.
+pub fn split_line_with(
+    line: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    expand: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -264,6 +276,28 @@ pub fn split_line(line: &str) -> Vec<String> {
                     word.push(n);
                 }
                 in_word = true;
+            }
+            (Some('"') | None, '$') if expand && chars.clone().next() == Some('{') => {
+                let rest: String = chars.clone().skip(1).collect();
+                if let Some(end) = rest.find('}') {
+                    let inner = &rest[..end];
+                    let (name, default) = match inner.split_once('-') {
+                        Some((n, d)) => (n, Some(d)),
+                        None => (inner, None),
+                    };
+                    let value = env(name)
+                        .filter(|v| !v.is_empty() || default.is_none())
+                        .or_else(|| default.map(str::to_string))
+                        .unwrap_or_default();
+                    word.push_str(&value);
+                    in_word = true;
+                    for _ in 0..end + 2 {
+                        chars.next();
+                    }
+                } else {
+                    word.push('$');
+                    in_word = true;
+                }
             }
             (Some(_), c) => word.push(c),
             (None, '"' | '\'') => {
@@ -338,6 +372,86 @@ struct Own {
 /// file starts outside any section. Problems become warnings naming
 /// `file:line`.
 pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
+    parse_with(sources, &|k| std::env::var(k).ok())
+}
+
+/// Whether a `.if`/`.elif` condition holds: `defined(VAR)`, `streq(a,b)`,
+/// `strneq(a,b)`, a number (non-zero is true), `!` before a term, terms
+/// joined by `&&` and `||` (left to right, as HAProxy evaluates them).
+/// `None` for a condition this reader cannot decide (`feature(...)`,
+/// `version_atleast(...)`: the running binary's build decides those).
+fn condition(words: &[String], env: &dyn Fn(&str) -> Option<String>) -> Option<bool> {
+    let text = words.join(" ");
+    // Terms and the operators between them, left to right.
+    let mut terms: Vec<(&str, &str)> = Vec::new();
+    let mut rest = text.as_str();
+    let mut op = "";
+    loop {
+        let next = [rest.find("&&"), rest.find("||")]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(at) = next else {
+            terms.push((op, rest.trim()));
+            break;
+        };
+        terms.push((op, rest[..at].trim()));
+        op = &rest[at..at + 2];
+        rest = &rest[at + 2..];
+    }
+    let args = |t: &str, f: &str| {
+        t.strip_prefix(f)
+            .and_then(|r| r.strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'))
+            .map(|a| {
+                a.split(',')
+                    .map(|x| x.trim().trim_matches('"').to_string())
+                    .collect::<Vec<_>>()
+            })
+    };
+    let mut result: Option<bool> = None;
+    for (op, term) in terms {
+        let (neg, term) = match term.strip_prefix('!') {
+            Some(t) => (true, t.trim()),
+            None => (false, term),
+        };
+        let v = if let Some(a) = args(term, "defined") {
+            a.first().is_some_and(|n| env(n).is_some())
+        } else if let Some(a) = args(term, "streq") {
+            a.len() == 2 && a[0] == a[1]
+        } else if let Some(a) = args(term, "strneq") {
+            a.len() == 2 && a[0] != a[1]
+        } else if let Ok(n) = term.parse::<i64>() {
+            n != 0
+        } else {
+            return None;
+        };
+        let v = v != neg;
+        result = Some(match (result, op) {
+            (None, _) => v,
+            (Some(r), "&&") => r && v,
+            (Some(r), _) => r || v,
+        });
+    }
+    result
+}
+
+/// One `.if` level: whether its current branch is read, and whether a
+/// branch of it was taken already.
+struct Cond {
+    active: bool,
+    taken: bool,
+}
+
+/// [`parse`] with `env` answering environment variables (`${VAR}` in the
+/// configuration and `defined(VAR)` in `.if`), and the conditional blocks
+/// `.if/.elif/.else/.endif` evaluated: lines of a branch not taken are not
+/// read; a condition this reader cannot decide is taken as false, with a
+/// located warning.
+pub fn parse_with(
+    sources: &[(PathBuf, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (HaproxyModel, Vec<String>) {
     let mut m = HaproxyModel::default();
     let mut warnings = Vec::new();
     let mut defaults_own: Vec<Own> = Vec::new();
@@ -346,12 +460,60 @@ pub fn parse(sources: &[(PathBuf, String)]) -> (HaproxyModel, Vec<String>) {
     let mut last_defaults: Option<usize> = None;
     for (path, text) in sources {
         let mut section = Section::None;
+        let mut conds: Vec<Cond> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let origin = Origin::new(path, u32::try_from(i + 1).unwrap_or(u32::MAX));
-            let words = split_line(line);
+            let words = split_line_with(line, env, true);
             let Some(kw) = words.first().map(String::as_str) else {
                 continue;
             };
+            let outer = conds.iter().all(|c| c.active);
+            match kw {
+                ".if" | ".elif" => {
+                    let decided = condition(&words[1..], env);
+                    if decided.is_none() && outer {
+                        warnings.push(format!(
+                            "{origin}: cannot evaluate {:?}; its block is not read",
+                            words[1..].join(" ")
+                        ));
+                    }
+                    let holds = decided.unwrap_or(false);
+                    if kw == ".if" {
+                        conds.push(Cond {
+                            active: outer && holds,
+                            taken: holds,
+                        });
+                    } else if let Some(c) = conds.last_mut() {
+                        c.active = !c.taken && holds;
+                        c.taken |= holds;
+                        let parents = conds.len() - 1;
+                        if !conds[..parents].iter().all(|c| c.active)
+                            && let Some(c) = conds.last_mut()
+                        {
+                            c.active = false;
+                        }
+                    }
+                    continue;
+                }
+                ".else" => {
+                    let parents = conds.len().saturating_sub(1);
+                    let outer = conds[..parents].iter().all(|c| c.active);
+                    if let Some(c) = conds.last_mut() {
+                        c.active = outer && !c.taken;
+                        c.taken = true;
+                    }
+                    continue;
+                }
+                ".endif" => {
+                    if conds.pop().is_none() {
+                        warnings.push(format!("{origin}: .endif without .if"));
+                    }
+                    continue;
+                }
+                ".diag" | ".notice" | ".warning" | ".alert" => continue,
+                _ if !outer => continue,
+                _ => {}
+            }
             // A section header.
             let name = words.get(1).filter(|n| *n != "from").cloned();
             let from = words
@@ -835,6 +997,68 @@ fn log_files(logs: &[Setting<String>]) -> Vec<PathBuf> {
 /// Parse one configuration text (for tests and fixtures).
 pub fn parse_str(text: &str, path: &Path) -> (HaproxyModel, Vec<String>) {
     parse(&[(path.to_path_buf(), text.to_string())])
+}
+
+#[cfg(test)]
+mod fidelity_tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "APP_ADDR" => Some("127.0.0.1".to_string()),
+            "EMPTY" => Some(String::new()),
+            "PROD" => Some("1".to_string()),
+            _ => None,
+        }
+    }
+
+    fn targets(text: &str) -> (Vec<String>, Vec<String>) {
+        let (m, w) = parse_with(
+            &[(PathBuf::from("/etc/haproxy/haproxy.cfg"), text.to_string())],
+            &env,
+        );
+        (
+            m.forward_targets()
+                .iter()
+                .map(|t| t.address.to_string())
+                .collect(),
+            w,
+        )
+    }
+
+    #[test]
+    fn environment_variables_are_expanded_with_defaults() {
+        let (t, _) = targets(
+            "backend app\n    server a ${APP_ADDR}:3000\n    server b \"${MISSING-10.0.0.2}:80\"\n    server c ${EMPTY-127.0.0.3}:81\n    server d '${APP_ADDR}':82\n",
+        );
+        assert_eq!(t[..3], ["127.0.0.1:3000", "10.0.0.2:80", "127.0.0.3:81"]);
+        // Single quotes keep the text as written: not an address.
+        assert_eq!(t.len(), 4);
+        assert!(t[3].contains("${APP_ADDR}"), "{t:?}");
+    }
+
+    #[test]
+    fn conditional_blocks_choose_one_branch() {
+        let (t, w) = targets(
+            "backend app\n.if defined(PROD)\n    server p 127.0.0.1:1\n.elif streq(a,a)\n    server q 127.0.0.1:2\n.else\n    server r 127.0.0.1:3\n.endif\n\
+             .if !defined(PROD) || 0\n    server s 127.0.0.1:4\n.elif strneq(x,y) && 1\n    server t 127.0.0.1:5\n.endif\n\
+             .if version_atleast(2.4)\n    server u 127.0.0.1:6\n.endif\n",
+        );
+        assert_eq!(t, ["127.0.0.1:1", "127.0.0.1:5"], "{w:?}");
+        assert!(
+            w.iter()
+                .any(|x| x.contains("haproxy.cfg:14") && x.contains("version_atleast")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn nested_blocks_inside_a_false_branch_stay_closed() {
+        let (t, _) = targets(
+            "backend app\n.if 0\n.if 1\n    server a 127.0.0.1:1\n.else\n    server b 127.0.0.1:2\n.endif\n.else\n    server c 127.0.0.1:3\n.endif\n",
+        );
+        assert_eq!(t, ["127.0.0.1:3"]);
+    }
 }
 
 #[cfg(test)]
