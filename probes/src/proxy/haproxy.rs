@@ -558,8 +558,14 @@ pub fn parse_with(
                         section = Section::Other;
                         continue;
                     };
+                    // A `default-server` of the defaults section applies
+                    // to its servers until the section writes its own.
                     let own = Own {
                         parent,
+                        default_server: parent
+                            .and_then(|p| defaults_own.get(p))
+                            .map(|d| d.default_server.clone())
+                            .unwrap_or_default(),
                         ..Own::default()
                     };
                     let listen = kw == "listen";
@@ -630,6 +636,9 @@ pub fn parse_with(
                     _ => {}
                 },
                 Section::Defaults(d) => {
+                    if kw == "default-server" {
+                        defaults_own[d].default_server = args.to_vec();
+                    }
                     own_setting(&mut defaults_own[d], kw, args, &origin, &mut warnings);
                 }
                 Section::Frontend(f) => {
@@ -1050,6 +1059,20 @@ mod fidelity_tests {
                 .any(|x| x.contains("haproxy.cfg:14") && x.contains("version_atleast")),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn default_server_of_a_defaults_section_is_inherited() {
+        let (m, _) = parse_with(
+            &[(
+                PathBuf::from("/etc/haproxy/haproxy.cfg"),
+                "defaults\n    mode http\n    default-server check inter 2s\nbackend app\n    server a 127.0.0.1:1\n"
+                    .to_string(),
+            )],
+            &env,
+        );
+        let a = &m.backends[0].servers[0];
+        assert_eq!(a.param("inter"), Some("2s"), "{a:?}");
     }
 
     #[test]
