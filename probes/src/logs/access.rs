@@ -907,20 +907,17 @@ pub fn scan(spec: &AccessLogSpec, now: UnixTime) -> AccessLogObservation {
 
 /// Run the probe: the reading happens on the blocking pool.
 pub async fn run_access_log(spec: &AccessLogSpec, _ctx: &ProbeContext) -> AccessLogObservation {
-    let owned = spec.clone();
-    let now = UnixTime::now();
-    match tokio::task::spawn_blocking(move || scan(&owned, now)).await {
-        Ok(obs) => obs,
-        Err(e) => AccessLogObservation {
+    super::scan_blocking(
+        spec,
+        scan,
+        |failure| AccessLogObservation {
             path: spec.path.clone(),
-            failure: Some(Failure::new(
-                FailureKind::Other,
-                Phase::Local,
-                format!("reading {}: {e}", spec.path.display()),
-            )),
+            failure: Some(failure),
             ..AccessLogObservation::default()
         },
-    }
+        &spec.path,
+    )
+    .await
 }
 
 #[cfg(test)]

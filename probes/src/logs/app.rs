@@ -21,7 +21,7 @@ use super::tail::{self, Tail, TailSummary};
 use super::time::{self, LogClock};
 use super::{MAX_EXCERPT_CHARS, truncate_chars};
 use crate::units::UnixTime;
-use crate::{Failure, FailureKind, Phase, ProbeContext};
+use crate::{Failure, ProbeContext};
 
 /// Lines of a trace kept whole; a longer trace keeps its first 8 lines, a
 /// `… N lines …` marker and its last 3.
@@ -1452,21 +1452,18 @@ pub fn scan(spec: &AppLogSpec, now: UnixTime) -> AppLogObservation {
 
 /// Run the probe: scan the log on a blocking thread. Never fails.
 pub async fn run_app_log(spec: &AppLogSpec, _ctx: &ProbeContext) -> AppLogObservation {
-    let owned = spec.clone();
-    let now = UnixTime::now();
-    match tokio::task::spawn_blocking(move || scan(&owned, now)).await {
-        Ok(obs) => obs,
-        Err(e) => AppLogObservation {
+    super::scan_blocking(
+        spec,
+        scan,
+        |failure| AppLogObservation {
             path: spec.path.clone(),
             window_secs: spec.window.map(|w| w.as_secs()),
-            failure: Some(Failure::new(
-                FailureKind::Other,
-                Phase::Local,
-                format!("reading {}: {e}", spec.path.display()),
-            )),
+            failure: Some(failure),
             ..AppLogObservation::default()
         },
-    }
+        &spec.path,
+    )
+    .await
 }
 
 #[cfg(test)]

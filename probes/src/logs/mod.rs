@@ -28,6 +28,31 @@ pub use proxy_error::{ProxyErrorLogObservation, ProxyErrorLogSpec, run_proxy_err
 pub use tail::{DEFAULT_MAX_BYTES, MAX_LINE_BYTES, TailSummary};
 pub use time::{LogClock, OffsetSource};
 
+/// Run a log scan on the blocking pool at `now`; when the task itself
+/// fails (a panic in the scan), the observation `failed` builds from the
+/// error says so. Every log probe reads its file this way.
+pub(crate) async fn scan_blocking<S, O>(
+    spec: &S,
+    scan: fn(&S, crate::units::UnixTime) -> O,
+    failed: impl FnOnce(crate::Failure) -> O,
+    path: &std::path::Path,
+) -> O
+where
+    S: Clone + Send + 'static,
+    O: Send + 'static,
+{
+    let owned = spec.clone();
+    let now = crate::units::UnixTime::now();
+    match tokio::task::spawn_blocking(move || scan(&owned, now)).await {
+        Ok(obs) => obs,
+        Err(e) => failed(crate::Failure::new(
+            crate::FailureKind::Other,
+            crate::Phase::Local,
+            format!("reading {}: {e}", path.display()),
+        )),
+    }
+}
+
 /// Longest kept excerpt of a log line or message, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 512;
 

@@ -23,7 +23,7 @@ use super::tail::{self, Tail, TailSummary};
 use super::time::{self, LogClock, Stamp};
 use crate::proxy::{Address, Host};
 use crate::units::UnixTime;
-use crate::{Failure, FailureKind, Phase, ProbeContext};
+use crate::{Failure, ProbeContext};
 
 /// Default look-back: the last 15 minutes.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -1069,21 +1069,18 @@ pub async fn run_proxy_error_log(
     spec: &ProxyErrorLogSpec,
     _ctx: &ProbeContext,
 ) -> ProxyErrorLogObservation {
-    let owned = spec.clone();
-    let now = UnixTime::now();
-    match tokio::task::spawn_blocking(move || scan(&owned, now)).await {
-        Ok(obs) => obs,
-        Err(e) => ProxyErrorLogObservation {
+    super::scan_blocking(
+        spec,
+        scan,
+        |failure| ProxyErrorLogObservation {
             path: spec.path.clone(),
             window_secs: spec.window.as_secs(),
-            failure: Some(Failure::new(
-                FailureKind::Other,
-                Phase::Local,
-                format!("reading {}: {e}", spec.path.display()),
-            )),
+            failure: Some(failure),
             ..ProxyErrorLogObservation::default()
         },
-    }
+        &spec.path,
+    )
+    .await
 }
 
 #[cfg(test)]
